@@ -1,0 +1,42 @@
+#pragma once
+// The CPU back end: per-chain buffers in host memory, phases run by OpenMP
+// loops over chains, and the model evaluated for all chains at once.
+
+#include <vector>
+
+#include "fmala/backend/driver.hpp"
+#include "fmala/model/model.hpp"
+#include "fmala/samplers/phases.hpp"
+
+namespace fmala {
+
+class CpuEngine {
+ public:
+  CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed);
+
+  void initialize(const std::vector<Real>& theta0);
+  void set_step_size(Real eta);
+  void start_chain_adaptation(Real eta0);
+  void finish_chain_adaptation();
+  void step(const StepContext& ctx, bool adapting);
+  Real mean_accept_prob() const;
+  void record(Draws& out, int index) const;
+  EngineCounters counters() const;
+
+ private:
+  void evaluate_current();
+  void evaluate_proposal();
+
+  const Model& model_;
+  SamplerOptions options_;
+  int chains_;
+  int dim_;
+  uint64_t seed_;
+  std::vector<Real> matrices_;  // every (C, D) buffer, back to back
+  std::vector<Real> scalars_;   // every (C) buffer, back to back
+  std::vector<int64_t> counts_;
+  std::vector<DualAveraging> adapt_;
+  ChainBuffers b_;
+};
+
+}  // namespace fmala

@@ -1,0 +1,24 @@
+#pragma once
+// Entry points of the CUDA back end. They are defined in kernels/ when fmala is
+// built with a CUDA compiler, and throw fmala::Error otherwise.
+
+#include <string>
+#include <vector>
+
+#include "fmala/run.hpp"
+
+namespace fmala::cuda {
+
+// True when the library was built with the CUDA back end.
+bool compiled();
+
+// True when a usable CUDA device is present; otherwise *reason says why not.
+bool device_available(std::string* reason);
+
+// Runs one sampler on the current CUDA device, from the initial states theta0 (C, D).
+SamplerRun run_sampler(const Model& model,
+                       const RunSettings& settings,
+                       const std::vector<Real>& theta0,
+                       const ProgressFn& progress);
+
+}  // namespace fmala::cuda

@@ -1,0 +1,82 @@
+#pragma once
+// fmala::Model: a log-density evaluated for many chains at once.
+//
+// Buffers are chain-major: theta and direction are (C, D), per-chain outputs
+// are (C). A model returns, per chain, f = log π(θ) up to a constant and,
+// along a direction u, d = ∇f(θ)·u and h = uᵀ∇²f(θ)u (the "jet"), or the full
+// gradient for reverse-mode samplers.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fmala/core/config.hpp"
+
+namespace fmala {
+
+// Kept draws of one sampler: values (C, S, D) and the log-density (C, S).
+struct Draws {
+  int chains = 0;
+  int draws = 0;
+  int dim = 0;
+  std::vector<Real> values;       // (C, S, D) chain-major
+  std::vector<Real> log_density;  // (C, S)
+
+  const Real* at(int chain, int draw) const {
+    return values.data() + (static_cast<size_t>(chain) * draws + draw) * dim;
+  }
+};
+
+// Task metrics by name (kl_v, rmse, nll, ...), in the units the model states.
+using Metrics = std::map<std::string, double>;
+
+// Description of a built-in analytic target, from which a back end other than
+// the CPU one (CUDA) builds its own evaluator.
+struct AnalyticTarget {
+  enum class Kind { gaussian, funnel, rosenbrock };
+  Kind kind = Kind::gaussian;
+  int dim = 1;
+  Real rho = 0;              // gaussian: AR(1) correlation
+  std::vector<Real> scales;  // gaussian: standard deviations, empty for all ones
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual int dim() const = 0;
+  // One line for logs and summaries, e.g. "funnel (11 parameters)".
+  virtual std::string description() const = 0;
+  virtual std::string parameter_name(int index) const { return "theta[" + std::to_string(index) + "]"; }
+
+  // Evaluates f and, for order >= 1, d along direction; for order 2 also h.
+  // Pointers for orders not requested may be null. Host buffers.
+  virtual void jet(int chains,
+                   const Real* theta,
+                   const Real* direction,
+                   int order,
+                   Real* f,
+                   Real* d,
+                   Real* h) const = 0;
+
+  // Evaluates f and the gradient g (C, D). Host buffers.
+  virtual void gradient(int chains, const Real* theta, Real* f, Real* g) const = 0;
+
+  // Writes the initial states (C, D) of chains [first, first + chains).
+  // The default is 0.1·N(0, I) from each chain's own stream.
+  virtual void initial_state(uint64_t seed, int first_chain, int chains, Real* theta) const;
+
+  // Task metrics from the kept draws (for example kl_v for the funnel, test
+  // RMSE and NLL for regression). The default computes none.
+  virtual Metrics metrics(const Draws& /*draws*/) const { return {}; }
+
+  // Number of log-density evaluations per call of jet() or gradient(), per
+  // chain, in units of data points (1 for analytic targets).
+  virtual double cost_units() const { return 1.0; }
+
+  // The built-in analytic target this model evaluates, or null for other models.
+  virtual const AnalyticTarget* analytic_target() const { return nullptr; }
+};
+
+}  // namespace fmala

@@ -1,0 +1,81 @@
+#pragma once
+// The six samplers and their options.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fmala/core/config.hpp"
+
+namespace fmala {
+
+enum class SamplerKind { rwmh, mala, fmala, line_fmala, pc_fmala, pc_line_fmala };
+
+// PC-FMALA's noise: the paper's σ = η/√κ, or the reference code's σ = η/√(Dκ)
+// with drift η² d / (2κ).
+enum class PcForm { paper, reference };
+
+struct SamplerOptions {
+  SamplerKind kind = SamplerKind::fmala;
+  bool sqrt_dim = false;    // ε = η√D (FMALA and Line-FMALA only)
+  bool aligned = false;     // reverse tangent u* = u (FMALA and PC-FMALA)
+  bool persistent = false;  // keep (θ, u, f, d, h) as the state: one jet per step (FMALA and PC-FMALA)
+  PcForm pc_form = PcForm::paper;
+  Real curvature_floor = Real(1e-6);  // κ = max(|h|, floor); 0 reproduces the reference code
+};
+
+inline constexpr SamplerKind kAllSamplers[] = {SamplerKind::rwmh,       SamplerKind::mala,
+                                               SamplerKind::fmala,      SamplerKind::line_fmala,
+                                               SamplerKind::pc_fmala,   SamplerKind::pc_line_fmala};
+
+inline std::string_view sampler_name(SamplerKind kind) {
+  switch (kind) {
+    case SamplerKind::rwmh: return "rwmh";
+    case SamplerKind::mala: return "mala";
+    case SamplerKind::fmala: return "fmala";
+    case SamplerKind::line_fmala: return "line-fmala";
+    case SamplerKind::pc_fmala: return "pc-fmala";
+    case SamplerKind::pc_line_fmala: return "pc-line-fmala";
+  }
+  return "unknown";
+}
+
+inline std::optional<SamplerKind> parse_sampler(std::string_view name) {
+  for (SamplerKind kind : kAllSamplers) {
+    if (sampler_name(kind) == name) {
+      return kind;
+    }
+  }
+  return std::nullopt;
+}
+
+FMALA_HD constexpr bool is_forward(SamplerKind k) {
+  return k == SamplerKind::fmala || k == SamplerKind::line_fmala || k == SamplerKind::pc_fmala ||
+         k == SamplerKind::pc_line_fmala;
+}
+FMALA_HD constexpr bool is_line(SamplerKind k) {
+  return k == SamplerKind::line_fmala || k == SamplerKind::pc_line_fmala;
+}
+FMALA_HD constexpr bool is_preconditioned(SamplerKind k) {
+  return k == SamplerKind::pc_fmala || k == SamplerKind::pc_line_fmala;
+}
+// Jet order a forward sampler needs: 1 (value and ∇f·u) or 2 (plus curvature).
+FMALA_HD constexpr int jet_order(SamplerKind k) { return is_preconditioned(k) ? 2 : 1; }
+
+// Default target of the mean acceptance probability during warmup.
+// RWMH and MALA use the optimal-scaling values 0.234 and 0.574. PC-FMALA's
+// acceptance has a ceiling below 1 even as η → 0 (forward and reverse
+// curvatures come from different tangents), so its target sits well below it.
+inline Real default_target_accept(SamplerKind kind) {
+  switch (kind) {
+    case SamplerKind::rwmh: return Real(0.234);
+    case SamplerKind::mala: return Real(0.574);
+    case SamplerKind::fmala: return Real(0.574);
+    case SamplerKind::line_fmala: return Real(0.65);
+    case SamplerKind::pc_fmala: return Real(0.3);
+    case SamplerKind::pc_line_fmala: return Real(0.65);
+  }
+  return Real(0.574);
+}
+
+}  // namespace fmala

@@ -1,0 +1,61 @@
+// fmala: the command-line program. `fmala sample` runs one or more samplers on a
+// built-in target or model, prints a progress bar and a comparison table, and
+// writes summary.json and draws-<sampler>.npy into the output directory.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <string>
+
+#include "cli/options.hpp"
+#include "fmala/core/error.hpp"
+
+namespace {
+
+const char* kTopFooter = R"(Examples:
+  fmala sample --target funnel --dim 11 --sampler pc-line-fmala,mala --chains 1024 --draws 2000 --out runs/funnel
+  fmala sample --model mlp --data data/concrete --chains 64 --out runs/concrete
+  fmala sample --help        every option of the sample command
+
+Exit status: 0 done, 2 bad input or settings, 1 anything else.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fmala: forward-mode MALA samplers (FMALA, Line-FMALA, PC-FMALA, PC-Line-FMALA)\n"
+               "next to RWMH and MALA, on many chains at once.",
+               "fmala"};
+  app.footer(kTopFooter);
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fmala 0.1.0");
+  fmala::cli::SampleOptions options;
+  CLI::App* sample = app.add_subcommand("sample", "Draw posterior samples with one or more samplers");
+  fmala::cli::add_sample_options(*sample, options);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    // --help (of the program or of a subcommand) and --version.
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "fmala: error: %s. Run 'fmala sample --help' for the options.\n", e.what());
+    return 2;
+  }
+
+  try {
+    std::string command_line;
+    for (int i = 0; i < argc; ++i) {
+      command_line += (i ? " " : "") + std::string(argv[i]);
+    }
+    return fmala::cli::run_sample(options, command_line);
+  } catch (const fmala::Error& e) {
+    std::fprintf(stderr, "fmala: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fmala: internal error: %s\n", e.what());
+    return 1;
+  }
+}

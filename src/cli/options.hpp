@@ -1,0 +1,53 @@
+#pragma once
+// Options of `fmala sample` and the function that runs it.
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fmala::cli {
+
+struct SampleOptions {
+  std::string target;  // gaussian | funnel | rosenbrock
+  std::string model;   // mlp
+  std::string data;
+  int dim = 10;
+  double rho = 0.0;
+  std::vector<double> scales;
+  std::vector<std::string> samplers;
+  int chains = 64;
+  int warmup = 1000;
+  int draws = 1000;
+  int thin = 1;
+  std::string step_size = "auto";
+  double initial_step = 0.0;
+  double target_accept = 0.0;
+  bool adapt_per_chain = false;
+  uint64_t seed = 1;
+  std::string backend = "cpu";
+  int threads = 0;
+  std::string out;
+  bool sqrt_dim = false;
+  bool aligned = false;
+  bool persistent = false;
+  std::string pc_form = "paper";
+  double curvature_floor = 1e-6;
+  // MLP
+  std::vector<int> hidden = {50};
+  std::string activation = "relu";
+  double prior_sd = 1.0;
+  double noise_sd = 0.0;  // 0: learn log σ
+  bool temper = false;
+  int tile = 256;
+  uint64_t split_seed = 0;
+  bool quiet = false;
+  bool no_draws = false;
+};
+
+void add_sample_options(CLI::App& app, SampleOptions& options);
+
+// Runs the samplers and writes the outputs; returns the exit status.
+int run_sample(const SampleOptions& options, const std::string& command_line);
+
+}  // namespace fmala::cli

@@ -1,0 +1,349 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "cli/options.hpp"
+#include "fmala/core/error.hpp"
+#include "fmala/io/atomic_file.hpp"
+#include "fmala/io/npy.hpp"
+#include "fmala/io/regression_data.hpp"
+#include "fmala/model/mlp.hpp"
+#include "fmala/run.hpp"
+#include "fmala/summary.hpp"
+#include "fmala/targets/builtin.hpp"
+
+namespace fmala::cli {
+
+namespace {
+
+const char* kSampleFooter = R"(Examples:
+  # The main job: a Bayesian MLP (8-50-1, ReLU) on the UCI concrete data, all six samplers
+  fmala sample --model mlp --data data/concrete --chains 64 --warmup 400 --draws 200 --thin 3 --out runs/concrete
+
+  # The 10-D funnel (11 parameters with v), two samplers, funnel KL in summary.json
+  fmala sample --target funnel --dim 11 --sampler pc-line-fmala,mala --chains 1024 --draws 2000 --out runs/f
+
+  # A correlated Gaussian with a fixed step size and per-chain draws thinned by 5
+  fmala sample --target gaussian --dim 100 --rho 0.9 --sampler line-fmala --step-size 0.5 --thin 5
+
+Outputs in --out DIR: summary.json (settings, acceptance, step size, R-hat, ESS,
+timings, metrics, and per-parameter summaries up to 100 parameters) and
+draws-<sampler>.npy of shape (chains, draws, parameters), float64.)";
+
+void add_choice(CLI::Option* option, std::vector<std::string> choices) {
+  option->check(CLI::IsMember(std::move(choices)));
+}
+
+std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_note) {
+  if (!o.target.empty() && !o.model.empty()) {
+    throw make_error("--target/--model", "give one of them, not both");
+  }
+  if (o.target == "gaussian") {
+    return make_gaussian_model(o.dim, o.rho, o.scales);
+  }
+  if (o.target == "funnel") {
+    return make_funnel_model(o.dim);
+  }
+  if (o.target == "rosenbrock") {
+    if (o.dim != 2 && o.dim != 10) {
+      // 10 is the default of --dim, so only an explicit other value is an error.
+      throw make_error("--dim", "the rosenbrock target has 2 dimensions, got " + std::to_string(o.dim));
+    }
+    return make_rosenbrock_model();
+  }
+  if (o.model == "mlp") {
+    if (o.data.empty()) {
+      throw make_error("--data", "is required with --model mlp",
+                       "Give a directory holding data.txt, e.g. --data data/concrete");
+    }
+    auto data = std::make_shared<io::RegressionData>(io::load_regression_data(o.data, o.split_seed));
+    MlpConfig config;
+    config.hidden = o.hidden;
+    config.activation = o.activation == "tanh" ? MlpConfig::Activation::tanh : MlpConfig::Activation::relu;
+    config.prior_sd = o.prior_sd;
+    if (o.noise_sd > 0) {
+      config.learn_noise = false;
+      config.noise_sd = o.noise_sd;
+    }
+    config.temper = o.temper;
+    config.tile = o.tile;
+    *data_note = fmt::format("{}: {} training and {} test rows, {} features (split seed {})",
+                             data->source, data->n_train(), data->n_test(), data->n_features,
+                             o.split_seed);
+    return std::make_unique<MlpRegression>(data, config);
+  }
+  throw make_error("--target", "missing", "Give --target gaussian|funnel|rosenbrock or --model mlp");
+}
+
+std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
+  std::vector<std::string> names = o.samplers;
+  if (names.empty()) {
+    for (SamplerKind kind : kAllSamplers) {
+      names.emplace_back(sampler_name(kind));
+    }
+  }
+  std::vector<RunSettings> out;
+  for (const std::string& name : names) {
+    const auto kind = parse_sampler(name);
+    if (!kind) {
+      throw make_error("--sampler", "unknown sampler '" + name + "'",
+                       "Use rwmh, mala, fmala, line-fmala, pc-fmala or pc-line-fmala");
+    }
+    RunSettings s;
+    s.options.kind = *kind;
+    // Sampler-specific options apply to the samplers they exist for.
+    s.options.sqrt_dim = o.sqrt_dim && (*kind == SamplerKind::fmala || *kind == SamplerKind::line_fmala);
+    s.options.aligned = o.aligned && (*kind == SamplerKind::fmala || *kind == SamplerKind::pc_fmala);
+    s.options.persistent = o.persistent && (*kind == SamplerKind::fmala || *kind == SamplerKind::pc_fmala);
+    s.options.pc_form = o.pc_form == "reference" ? PcForm::reference : PcForm::paper;
+    s.options.curvature_floor = o.curvature_floor;
+    s.chains = o.chains;
+    s.warmup = o.warmup;
+    s.draws = o.draws;
+    s.thin = o.thin;
+    s.seed = o.seed;
+    if (o.step_size != "auto") {
+      try {
+        size_t used = 0;
+        const double eta = std::stod(o.step_size, &used);
+        if (used != o.step_size.size()) {
+          throw std::invalid_argument("trailing characters");
+        }
+        s.step_size = eta;
+      } catch (const std::exception&) {
+        throw make_error("--step-size", "invalid value '" + o.step_size + "'",
+                         "Give 'auto' or a positive number such as 0.1");
+      }
+    }
+    if (o.initial_step > 0) {
+      s.initial_step = o.initial_step;
+    }
+    if (o.target_accept != 0) {
+      s.target_accept = o.target_accept;
+    }
+    s.adapt_per_chain = o.adapt_per_chain;
+    s.backend = o.backend == "cuda" ? Backend::cuda : Backend::cpu;
+    s.threads = o.threads;
+    validate(s, dim);
+    out.push_back(s);
+  }
+  return out;
+}
+
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, bool enabled) : label_(std::move(label)), enabled_(enabled) {
+    start_ = std::chrono::steady_clock::now();
+  }
+  void update(int64_t done, int64_t total) {
+    if (!enabled_ || total <= 0) {
+      return;
+    }
+    const double fraction = static_cast<double>(done) / static_cast<double>(total);
+    const int width = 30;
+    const int filled = static_cast<int>(fraction * width);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double eta = done > 0 ? elapsed * (total - done) / done : 0.0;
+    std::fprintf(stderr, "\r%-14s [%s%s] %3d%%  %lld/%lld steps  %.0fs left ", label_.c_str(),
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                 static_cast<int>(100 * fraction), static_cast<long long>(done),
+                 static_cast<long long>(total), eta);
+    if (done == total) {
+      std::fputc('\n', stderr);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string label_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+std::string format_number(double x, const char* spec) {
+  if (std::isnan(x)) {
+    return "nan";
+  }
+  return fmt::format(fmt::runtime(spec), x);
+}
+
+void print_table(const std::vector<SamplerSummary>& summaries) {
+  std::vector<std::string> metric_names;
+  for (const SamplerSummary& s : summaries) {
+    for (const auto& [name, value] : s.metrics) {
+      if (std::find(metric_names.begin(), metric_names.end(), name) == metric_names.end()) {
+        metric_names.push_back(name);
+      }
+    }
+  }
+  std::string header = fmt::format("{:<14} {:>7} {:>10} {:>7} {:>9} {:>9} {:>9} {:>10}", "sampler",
+                                   "accept", "step", "R-hat", "ESS bulk", "ESS tail", "ESS/s", "s/step");
+  for (const std::string& m : metric_names) {
+    header += fmt::format(" {:>10}", m);
+  }
+  std::printf("\n%s\n%s\n", header.c_str(), std::string(header.size(), '-').c_str());
+  for (const SamplerSummary& s : summaries) {
+    const SamplerRun& r = *s.run;
+    double step = 0;
+    for (Real eta : r.step_size) {
+      step += eta;
+    }
+    step /= std::max<size_t>(1, r.step_size.size());
+    std::string line = fmt::format(
+        "{:<14} {:>7} {:>10} {:>7} {:>9} {:>9} {:>9} {:>10}", s.sampler,
+        format_number(r.acceptance_rate, "{:.3f}"), format_number(step, "{:.3g}"),
+        format_number(s.rhat_max, "{:.3f}"), format_number(s.ess_bulk_min, "{:.0f}"),
+        format_number(s.ess_tail_min, "{:.0f}"), format_number(s.ess_per_second, "{:.1f}"),
+        format_number(s.seconds_per_step, "{:.2e}"));
+    for (const std::string& m : metric_names) {
+      const auto it = s.metrics.find(m);
+      line += fmt::format(" {:>10}", it == s.metrics.end() ? "-" : format_number(it->second, "{:.4g}"));
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  std::printf("\nR-hat: max over the log-density and the monitored parameters; ESS: min over them.\n");
+}
+
+void prepare_output_directory(const std::string& out) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec || !std::filesystem::is_directory(out)) {
+    throw make_error("--out " + out, "cannot create the output directory (" + ec.message() + ")",
+                     "Choose a writable path");
+  }
+  const std::string probe = (std::filesystem::path(out) / ".fmala-write-test").string();
+  io::write_file_atomic(probe, "");
+  std::filesystem::remove(probe, ec);
+}
+
+}  // namespace
+
+void add_sample_options(CLI::App& app, SampleOptions& o) {
+  app.footer(kSampleFooter);
+  auto* target = app.add_option("--target", o.target, "Analytic target: gaussian, funnel or rosenbrock");
+  add_choice(target, {"gaussian", "funnel", "rosenbrock"});
+  add_choice(app.add_option("--model", o.model, "Model on data: mlp (Bayesian MLP regression)"), {"mlp"});
+  app.add_option("--data", o.data, "Data directory (holding data.txt) or table file for --model mlp");
+  app.add_option("--dim", o.dim, "Number of parameters of the target; the funnel counts v (10-D funnel = 11)")
+      ->capture_default_str();
+  app.add_option("--rho", o.rho, "AR(1) correlation of the gaussian target, in (-1, 1); 0 = iid")
+      ->capture_default_str();
+  app.add_option("--scales", o.scales, "Standard deviations of an iid gaussian target, one per dimension")
+      ->delimiter(',');
+  app.add_option("--sampler", o.samplers,
+                 "Comma-separated samplers: rwmh, mala, fmala, line-fmala, pc-fmala, pc-line-fmala "
+                 "(default: all six)")
+      ->delimiter(',');
+  app.add_option("--chains", o.chains, "Number of chains")->capture_default_str();
+  app.add_option("--warmup", o.warmup, "Warmup transitions (step-size adaptation, or burn-in with a fixed step)")
+      ->capture_default_str();
+  app.add_option("--draws", o.draws, "Kept draws per chain")->capture_default_str();
+  app.add_option("--thin", o.thin, "Keep every K-th transition after warmup")->capture_default_str();
+  app.add_option("--step-size", o.step_size, "'auto' (dual averaging during warmup) or a fixed step size η")
+      ->capture_default_str();
+  app.add_option("--initial-step", o.initial_step, "Starting η of the adaptation (default: a per-sampler guess)");
+  app.add_option("--target-accept", o.target_accept,
+                 "Mean acceptance probability targeted by the adaptation (default per sampler: rwmh 0.234, "
+                 "mala 0.574, fmala 0.574, line-fmala 0.65, pc-fmala 0.3, pc-line-fmala 0.65)");
+  app.add_flag("--adapt-per-chain", o.adapt_per_chain, "Adapt one step size per chain instead of one shared");
+  app.add_option("--seed", o.seed, "Random seed; chain k's streams depend only on (seed, k)")
+      ->capture_default_str();
+  add_choice(app.add_option("--backend", o.backend, "cpu or cuda")->capture_default_str(), {"cpu", "cuda"});
+  app.add_option("--threads", o.threads, "OpenMP threads of the CPU back end (0: all cores)")
+      ->capture_default_str();
+  app.add_option("--out", o.out, "Output directory for summary.json and draws-<sampler>.npy");
+  app.add_flag("--no-draws", o.no_draws, "Write summary.json only, without the draw files");
+  app.add_flag("--sqrt-dim", o.sqrt_dim, "fmala, line-fmala: scale the step by sqrt(D)");
+  app.add_flag("--aligned", o.aligned, "fmala, pc-fmala: reverse tangent u* = u (experimental)");
+  app.add_flag("--persistent", o.persistent,
+               "fmala, pc-fmala: keep the tangent and its jet as state, one jet per step (experimental)");
+  add_choice(app.add_option("--pc-form", o.pc_form, "pc-fmala noise: paper (η/√κ) or reference (η/√(Dκ))")
+                 ->capture_default_str(),
+             {"paper", "reference"});
+  app.add_option("--curvature-floor", o.curvature_floor,
+                 "PC samplers: κ = max(|h|, floor); 0 reproduces the reference code")
+      ->capture_default_str();
+  app.add_option("--hidden", o.hidden, "MLP hidden layer widths, comma-separated")->delimiter(',')
+      ->capture_default_str();
+  add_choice(app.add_option("--activation", o.activation, "MLP activation: relu or tanh")->capture_default_str(),
+             {"relu", "tanh"});
+  app.add_option("--prior-sd", o.prior_sd, "MLP prior sd of every weight and bias")->capture_default_str();
+  app.add_option("--noise-sd", o.noise_sd,
+                 "MLP fixed noise sd in standardised units (default: sample log σ)");
+  app.add_flag("--temper", o.temper, "MLP: divide the log posterior by the number of training points");
+  app.add_option("--tile", o.tile, "MLP: data points per tile")->capture_default_str();
+  app.add_option("--split-seed", o.split_seed, "Seed of the 90/10 train/test split")->capture_default_str();
+  app.add_flag("-q,--quiet", o.quiet, "No progress bar or table");
+}
+
+int run_sample(const SampleOptions& o, const std::string& command_line) {
+  // Validate everything before the first write, so bad input never touches
+  // files of an earlier run.
+  std::string data_note;
+  std::unique_ptr<Model> model = build_model(o, &data_note);
+  const std::vector<RunSettings> settings = build_settings(o, model->dim());
+  if (!o.out.empty()) {
+    prepare_output_directory(o.out);
+  }
+
+  const bool tty = isatty(fileno(stderr)) != 0 && !o.quiet;
+  if (!o.quiet) {
+    std::printf("model: %s\n", model->description().c_str());
+    if (!data_note.empty()) {
+      std::printf("data: %s\n", data_note.c_str());
+    }
+    std::printf("chains %d, warmup %d, draws %d, thin %d, seed %llu, back end %s\n", o.chains, o.warmup,
+                o.draws, o.thin, static_cast<unsigned long long>(o.seed), o.backend.c_str());
+    std::fflush(stdout);
+  }
+
+  std::vector<std::unique_ptr<SamplerRun>> runs;
+  std::vector<SamplerSummary> summaries;
+  for (const RunSettings& s : settings) {
+    ProgressBar bar(std::string(sampler_name(s.options.kind)), tty);
+    auto run = std::make_unique<SamplerRun>(
+        run_sampler(*model, s, [&bar](int64_t done, int64_t total) { bar.update(done, total); }));
+    if (run->step_size_at_floor) {
+      std::fprintf(stderr,
+                   "fmala: warning: %s: the adapted step size reached its floor (%.3g); the target "
+                   "acceptance %.3f may be above what this sampler reaches. Lower --target-accept.\n",
+                   std::string(sampler_name(s.options.kind)).c_str(), run->step_size.front(),
+                   run->target_accept);
+    }
+    summaries.push_back(summarize(*run, *model));
+    if (!o.out.empty() && !o.no_draws) {
+      const Draws& d = run->draws;
+      io::write_npy((std::filesystem::path(o.out) / ("draws-" + summaries.back().sampler + ".npy")).string(),
+                    d.values.data(),
+                    {static_cast<size_t>(d.chains), static_cast<size_t>(d.draws), static_cast<size_t>(d.dim)});
+    }
+    runs.push_back(std::move(run));
+    if (!tty && !o.quiet) {
+      std::printf("%s done in %.1f s\n", summaries.back().sampler.c_str(),
+                  runs.back()->seconds_warmup + runs.back()->seconds_sampling);
+      std::fflush(stdout);
+    }
+  }
+  if (!o.out.empty()) {
+    write_summary_json((std::filesystem::path(o.out) / "summary.json").string(), *model, summaries,
+                       command_line);
+  }
+  if (!o.quiet) {
+    print_table(summaries);
+    if (!o.out.empty()) {
+      std::printf("wrote %s/summary.json%s\n", o.out.c_str(), o.no_draws ? "" : " and draws-<sampler>.npy");
+    }
+  }
+  return 0;
+}
+
+}  // namespace fmala::cli

@@ -1,0 +1,160 @@
+#include "fmala/backend/cpu_engine.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "fmala/core/error.hpp"
+
+namespace fmala {
+
+namespace {
+constexpr int kMatrixBuffers = 7;
+constexpr int kScalarBuffers = 17;
+}  // namespace
+
+CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed)
+    : model_(model), options_(options), chains_(chains), dim_(model.dim()), seed_(seed) {
+  const size_t cd = static_cast<size_t>(chains_) * dim_;
+  const bool mala = options_.kind == SamplerKind::mala;
+  // Only the buffers a sampler uses are allocated; the others stay null.
+  const bool needs_tangent_prop = has_reverse_tangent(options_);
+  const bool needs_noise = !is_line(options_.kind);
+  matrices_.assign(cd * kMatrixBuffers, Real(0));
+  Real* m = matrices_.data();
+  b_.chains = chains_;
+  b_.dim = dim_;
+  b_.theta = m;
+  b_.theta_prop = m + cd;
+  b_.tangent = is_forward(options_.kind) ? m + 2 * cd : nullptr;
+  b_.tangent_prop = needs_tangent_prop ? m + 3 * cd : nullptr;
+  b_.noise = needs_noise ? m + 4 * cd : nullptr;
+  b_.grad = mala ? m + 5 * cd : nullptr;
+  b_.grad_prop = mala ? m + 6 * cd : nullptr;
+  // NOTE: unused (C, D) buffers are allocated anyway; trimming them matters
+  // only for memory at network scale.
+
+  const size_t c = static_cast<size_t>(chains_);
+  scalars_.assign(c * kScalarBuffers, Real(0));
+  Real* s = scalars_.data();
+  Real** fields[kScalarBuffers] = {&b_.f,          &b_.d,          &b_.h,          &b_.f_prop,
+                                   &b_.d_prop,     &b_.h_prop,     &b_.step_size,  &b_.coef_c,
+                                   &b_.coef_sigma, &b_.zeta,       &b_.dot_uz,     &b_.dot_zz,
+                                   &b_.dot_uu_rev, &b_.dot_zu_rev, &b_.accept_prob,
+                                   &b_.accept_prob_sum, nullptr};
+  for (int i = 0; i < kScalarBuffers; ++i) {
+    if (fields[i]) {
+      *fields[i] = s + i * c;
+    }
+  }
+  counts_.assign(c * 3, 0);
+  b_.n_accepted = counts_.data();
+  b_.n_nonfinite = counts_.data() + c;
+  b_.n_floor = counts_.data() + 2 * c;
+}
+
+void CpuEngine::initialize(const std::vector<Real>& theta0) {
+  std::copy(theta0.begin(), theta0.end(), b_.theta);
+  // Cache what the sampler needs at the current state.
+  if (options_.kind == SamplerKind::mala) {
+    model_.gradient(chains_, b_.theta, b_.f, b_.grad);
+  } else if (is_forward(options_.kind) && options_.persistent) {
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < chains_; ++k) {
+      Stream stream(seed_, static_cast<uint64_t>(k), -1, Draw::tangent);
+      unit_tangent(stream, dim_, b_.tangent + static_cast<size_t>(k) * dim_);
+    }
+    model_.jet(chains_, b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
+  } else {
+    model_.jet(chains_, b_.theta, nullptr, 0, b_.f, nullptr, nullptr);
+  }
+  for (int k = 0; k < chains_; ++k) {
+    if (!std::isfinite(b_.f[k])) {
+      throw make_error("initial state", "the log-density of chain " + std::to_string(k) +
+                                            " is not finite (" + std::to_string(b_.f[k]) + ")",
+                       "Start from a point where the density is positive");
+    }
+  }
+}
+
+void CpuEngine::set_step_size(Real eta) {
+  for (int k = 0; k < chains_; ++k) {
+    b_.step_size[k] = eta;
+  }
+}
+
+void CpuEngine::start_chain_adaptation(Real eta0) {
+  adapt_.assign(static_cast<size_t>(chains_), DualAveraging::start(eta0));
+  b_.adapt = adapt_.data();
+}
+
+void CpuEngine::finish_chain_adaptation() {
+  for (int k = 0; k < chains_; ++k) {
+    b_.step_size[k] = adapt_[k].final_step();
+  }
+}
+
+void CpuEngine::evaluate_current() {
+  model_.jet(chains_, b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
+}
+
+void CpuEngine::evaluate_proposal() {
+  const SamplerKind kind = options_.kind;
+  if (kind == SamplerKind::mala) {
+    model_.gradient(chains_, b_.theta_prop, b_.f_prop, b_.grad_prop);
+  } else if (kind == SamplerKind::rwmh) {
+    model_.jet(chains_, b_.theta_prop, nullptr, 0, b_.f_prop, nullptr, nullptr);
+  } else {
+    const Real* direction = has_reverse_tangent(options_) ? b_.tangent_prop : b_.tangent;
+    model_.jet(chains_, b_.theta_prop, direction, jet_order(kind), b_.f_prop, b_.d_prop, b_.h_prop);
+  }
+}
+
+void CpuEngine::step(const StepContext& ctx, bool adapting) {
+  const ChainBuffers b = b_;
+  if (needs_current_jet(options_)) {
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < chains_; ++k) {
+      phase_prepare(b, ctx, k);
+    }
+    evaluate_current();
+  }
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < chains_; ++k) {
+    phase_propose(b, ctx, k);
+  }
+  evaluate_proposal();
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < chains_; ++k) {
+    phase_accept(b, ctx, k, adapting);
+  }
+}
+
+Real CpuEngine::mean_accept_prob() const {
+  double sum = 0.0;
+  for (int k = 0; k < chains_; ++k) {
+    sum += b_.accept_prob[k];
+  }
+  return static_cast<Real>(sum / chains_);
+}
+
+void CpuEngine::record(Draws& out, int index) const {
+  for (int k = 0; k < chains_; ++k) {
+    const size_t slot = static_cast<size_t>(k) * out.draws + index;
+    std::copy(b_.theta + static_cast<size_t>(k) * dim_, b_.theta + static_cast<size_t>(k + 1) * dim_,
+              out.values.begin() + static_cast<std::ptrdiff_t>(slot * dim_));
+    out.log_density[slot] = b_.f[k];
+  }
+}
+
+EngineCounters CpuEngine::counters() const {
+  EngineCounters c;
+  const size_t n = static_cast<size_t>(chains_);
+  c.accepted.assign(b_.n_accepted, b_.n_accepted + n);
+  c.nonfinite.assign(b_.n_nonfinite, b_.n_nonfinite + n);
+  c.floor_hits.assign(b_.n_floor, b_.n_floor + n);
+  c.accept_prob_sum.assign(b_.accept_prob_sum, b_.accept_prob_sum + n);
+  c.step_size.assign(b_.step_size, b_.step_size + n);
+  return c;
+}
+
+}  // namespace fmala

@@ -1,0 +1,26 @@
+// The CUDA entry points of a build without a CUDA compiler.
+
+#ifndef FMALA_WITH_CUDA
+
+#include "fmala/backend/cuda.hpp"
+#include "fmala/core/error.hpp"
+
+namespace fmala::cuda {
+
+bool compiled() { return false; }
+
+bool device_available(std::string* reason) {
+  if (reason) {
+    *reason = "this build of fmala has no CUDA back end (no CUDA compiler was found at configure time)";
+  }
+  return false;
+}
+
+SamplerRun run_sampler(const Model&, const RunSettings&, const std::vector<Real>&, const ProgressFn&) {
+  throw make_error("--backend cuda", "this build of fmala has no CUDA back end",
+                   "Rebuild with nvcc on PATH, or use --backend cpu");
+}
+
+}  // namespace fmala::cuda
+
+#endif

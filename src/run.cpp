@@ -1,0 +1,132 @@
+#include "fmala/run.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <fstream>
+#include <string>
+
+#include "fmala/backend/cpu_engine.hpp"
+#include "fmala/backend/cuda.hpp"
+#include "fmala/core/error.hpp"
+#include "fmala/random/philox.hpp"
+
+namespace fmala {
+
+void Model::initial_state(uint64_t seed, int first_chain, int chains, Real* theta) const {
+  const int d = dim();
+  for (int k = 0; k < chains; ++k) {
+    Stream stream(seed, static_cast<uint64_t>(first_chain + k), -1, Draw::init);
+    for (int i = 0; i < d; ++i) {
+      theta[static_cast<size_t>(k) * d + i] = Real(0.1) * static_cast<Real>(stream.normal());
+    }
+  }
+}
+
+Real default_initial_step(SamplerKind kind, int dim) {
+  const Real root_d = std::sqrt(static_cast<Real>(dim));
+  switch (kind) {
+    case SamplerKind::rwmh:
+    case SamplerKind::fmala:
+    case SamplerKind::pc_fmala: return Real(1) / root_d;
+    case SamplerKind::mala: return Real(1) / std::pow(static_cast<Real>(dim), Real(1.0 / 6.0));
+    case SamplerKind::line_fmala:
+    case SamplerKind::pc_line_fmala: return Real(1);
+  }
+  return Real(0.1);
+}
+
+void validate(const RunSettings& s, int dim) {
+  const SamplerKind kind = s.options.kind;
+  const std::string name(sampler_name(kind));
+  if (dim < 1) {
+    throw make_error("--dim", "the model has " + std::to_string(dim) + " parameters",
+                     "Use at least 1");
+  }
+  if (s.chains < 1) {
+    throw make_error("--chains", "must be at least 1, got " + std::to_string(s.chains));
+  }
+  if (s.warmup < 0) {
+    throw make_error("--warmup", "must be 0 or more, got " + std::to_string(s.warmup));
+  }
+  if (s.draws < 1) {
+    throw make_error("--draws", "must be at least 1, got " + std::to_string(s.draws));
+  }
+  if (s.thin < 1) {
+    throw make_error("--thin", "must be at least 1, got " + std::to_string(s.thin));
+  }
+  if (s.step_size && !(*s.step_size > 0 && std::isfinite(*s.step_size))) {
+    throw make_error("--step-size", "must be a positive number or 'auto'");
+  }
+  if (s.target_accept && !(*s.target_accept > 0 && *s.target_accept < 1)) {
+    throw make_error("--target-accept", "must lie strictly between 0 and 1");
+  }
+  if (s.options.sqrt_dim && kind != SamplerKind::fmala && kind != SamplerKind::line_fmala) {
+    throw make_error("--sqrt-dim", "applies to fmala and line-fmala only, not " + name);
+  }
+  if (s.options.aligned && kind != SamplerKind::fmala && kind != SamplerKind::pc_fmala) {
+    throw make_error("--aligned", "applies to fmala and pc-fmala only, not " + name);
+  }
+  if (s.options.persistent && kind != SamplerKind::fmala && kind != SamplerKind::pc_fmala) {
+    throw make_error("--persistent", "applies to fmala and pc-fmala only, not " + name,
+                     "Line samplers need a fresh tangent every step");
+  }
+  if (s.options.persistent && s.options.aligned) {
+    throw make_error("--persistent", "cannot be combined with --aligned",
+                     "Together they would keep one tangent for the whole run");
+  }
+  if (!(s.options.curvature_floor >= 0)) {
+    throw make_error("--curvature-floor", "must be 0 or more");
+  }
+  if (s.options.curvature_floor == 0 && is_preconditioned(kind)) {
+    // Allowed: reproduces the reference code, which has no floor.
+  }
+  const double transitions = static_cast<double>(s.warmup) + static_cast<double>(s.draws) * s.thin;
+  if (transitions >= static_cast<double>(1LL << 28)) {
+    throw make_error("--draws", "warmup + draws × thin must stay below 2^28 transitions");
+  }
+}
+
+namespace {
+
+size_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+SamplerRun run_sampler(const Model& model, const RunSettings& settings, const ProgressFn& progress) {
+  const int dim = model.dim();
+  validate(settings, dim);
+  std::vector<Real> theta0(static_cast<size_t>(settings.chains) * dim);
+  model.initial_state(settings.seed, 0, settings.chains, theta0.data());
+
+  if (settings.backend == Backend::cuda) {
+    std::string reason;
+    if (!cuda::device_available(&reason)) {
+      throw make_error("--backend cuda", reason, "Use --backend cpu");
+    }
+    return cuda::run_sampler(model, settings, theta0, progress);
+  }
+
+  const int saved_threads = omp_get_max_threads();
+  if (settings.threads > 0) {
+    omp_set_num_threads(settings.threads);
+  }
+  CpuEngine engine(model, settings.options, settings.chains, settings.seed);
+  SamplerRun run = drive(engine, model, settings, theta0, progress);
+  if (settings.threads > 0) {
+    omp_set_num_threads(saved_threads);
+  }
+  run.peak_memory_bytes = peak_rss_bytes();
+  return run;
+}
+
+}  // namespace fmala

@@ -1,0 +1,177 @@
+#include "fmala/summary.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "fmala/diagnostics/diagnostics.hpp"
+#include "fmala/io/atomic_file.hpp"
+
+namespace fmala {
+
+namespace {
+
+ParameterSummary to_parameter(const std::string& name, const diag::Summary& s) {
+  ParameterSummary p;
+  p.name = name;
+  p.mean = s.mean;
+  p.sd = s.sd;
+  p.mcse = s.mcse_mean;
+  p.rhat = s.rhat;
+  p.ess_bulk = s.ess_bulk;
+  p.ess_tail = s.ess_tail;
+  return p;
+}
+
+std::vector<int> monitored_coordinates(int dim) {
+  std::vector<int> out;
+  if (dim <= kMaxListedParameters) {
+    for (int i = 0; i < dim; ++i) {
+      out.push_back(i);
+    }
+    return out;
+  }
+  for (int i = 0; i < kMaxListedParameters; ++i) {
+    out.push_back(static_cast<int>(std::lround(static_cast<double>(i) * (dim - 1) /
+                                               (kMaxListedParameters - 1))));
+  }
+  return out;
+}
+
+// JSON has no NaN or infinity: they are written as null.
+nlohmann::json number(double x) {
+  if (!std::isfinite(x)) {
+    return nullptr;
+  }
+  return x;
+}
+
+}  // namespace
+
+SamplerSummary summarize(const SamplerRun& run, const Model& model) {
+  SamplerSummary out;
+  out.sampler = std::string(sampler_name(run.settings.options.kind));
+  out.run = &run;
+  const Draws& d = run.draws;
+  out.rhat_max = -std::numeric_limits<double>::infinity();
+  out.ess_bulk_min = std::numeric_limits<double>::infinity();
+  out.ess_tail_min = std::numeric_limits<double>::infinity();
+  bool any_nan = false;
+  auto monitor = [&](const ParameterSummary& p) {
+    ++out.monitored;
+    if (std::isnan(p.rhat) || std::isnan(p.ess_bulk) || std::isnan(p.ess_tail)) {
+      any_nan = true;
+      return;
+    }
+    out.rhat_max = std::max(out.rhat_max, p.rhat);
+    out.ess_bulk_min = std::min(out.ess_bulk_min, p.ess_bulk);
+    out.ess_tail_min = std::min(out.ess_tail_min, p.ess_tail);
+  };
+
+  out.log_density = to_parameter("log_density", diag::summarize(d.log_density.data(), d.chains, d.draws));
+  monitor(out.log_density);
+  for (int j : monitored_coordinates(d.dim)) {
+    const ParameterSummary p = to_parameter(
+        model.parameter_name(j), diag::summarize_coordinate(d.values.data(), d.chains, d.draws, d.dim, j));
+    monitor(p);
+    if (d.dim <= kMaxListedParameters) {
+      out.parameters.push_back(p);
+    }
+  }
+  if (any_nan) {
+    // A quantity without a defined diagnostic (too few draws, NaN draws) makes
+    // the extremes undefined as well, rather than silently skipped.
+    out.rhat_max = std::nan("");
+    out.ess_bulk_min = std::nan("");
+    out.ess_tail_min = std::nan("");
+  }
+  out.ess_per_second = run.seconds_sampling > 0 ? out.ess_bulk_min / run.seconds_sampling : std::nan("");
+  const double steps = static_cast<double>(run.settings.warmup) +
+                       static_cast<double>(run.settings.draws) * run.settings.thin;
+  out.seconds_per_step = steps > 0 ? (run.seconds_warmup + run.seconds_sampling) / steps : 0.0;
+  out.metrics = model.metrics(d);
+  return out;
+}
+
+void write_summary_json(const std::string& path,
+                        const Model& model,
+                        const std::vector<SamplerSummary>& summaries,
+                        const std::string& command_line) {
+  nlohmann::json doc;
+  doc["fmala_version"] = "0.1.0";
+  doc["command"] = command_line;
+  doc["model"] = model.description();
+  doc["dim"] = model.dim();
+  doc["samplers"] = nlohmann::json::array();
+  for (const SamplerSummary& s : summaries) {
+    const SamplerRun& r = *s.run;
+    const RunSettings& st = r.settings;
+    nlohmann::json j;
+    j["sampler"] = s.sampler;
+    nlohmann::json settings;
+    settings["seed"] = st.seed;
+    settings["chains"] = st.chains;
+    settings["warmup"] = st.warmup;
+    settings["draws"] = st.draws;
+    settings["thin"] = st.thin;
+    settings["step_size"] = st.step_size ? nlohmann::json(*st.step_size) : nlohmann::json("auto");
+    settings["target_accept"] = r.target_accept;
+    settings["adapt_per_chain"] = st.adapt_per_chain;
+    settings["backend"] = st.backend == Backend::cuda ? "cuda" : "cpu";
+    settings["sqrt_dim"] = st.options.sqrt_dim;
+    settings["aligned"] = st.options.aligned;
+    settings["persistent"] = st.options.persistent;
+    settings["pc_form"] = st.options.pc_form == PcForm::reference ? "reference" : "paper";
+    settings["curvature_floor"] = st.options.curvature_floor;
+    j["settings"] = settings;
+    j["acceptance_rate"] = number(r.acceptance_rate);
+    j["accept_prob"] = number(r.accept_prob);
+    double mean_step = 0.0;
+    for (Real eta : r.step_size) {
+      mean_step += eta;
+    }
+    mean_step /= std::max<size_t>(1, r.step_size.size());
+    j["step_size"] = number(mean_step);
+    if (st.adapt_per_chain) {
+      j["step_size_per_chain"] = r.step_size;
+    }
+    j["step_size_at_floor"] = r.step_size_at_floor;
+    j["seconds_warmup"] = r.seconds_warmup;
+    j["seconds_sampling"] = r.seconds_sampling;
+    j["seconds"] = r.seconds_warmup + r.seconds_sampling;
+    j["seconds_per_step"] = s.seconds_per_step;
+    j["peak_memory_bytes"] = r.peak_memory_bytes;
+    j["nonfinite_rejections"] = r.nonfinite_rejections;
+    j["curvature_floor_hits"] = r.curvature_floor_hits;
+    j["rhat_max"] = number(s.rhat_max);
+    j["ess_bulk_min"] = number(s.ess_bulk_min);
+    j["ess_tail_min"] = number(s.ess_tail_min);
+    j["ess_bulk_per_second"] = number(s.ess_per_second);
+    j["monitored_quantities"] = s.monitored;
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const auto& [name, value] : s.metrics) {
+      metrics[name] = number(value);
+    }
+    j["metrics"] = metrics;
+    auto param_json = [&](const ParameterSummary& p) {
+      return nlohmann::json{{"name", p.name},         {"mean", number(p.mean)},
+                            {"sd", number(p.sd)},     {"mcse", number(p.mcse)},
+                            {"rhat", number(p.rhat)}, {"ess_bulk", number(p.ess_bulk)},
+                            {"ess_tail", number(p.ess_tail)}};
+    };
+    j["log_density"] = param_json(s.log_density);
+    if (model.dim() <= kMaxListedParameters) {
+      j["parameters"] = nlohmann::json::array();
+      for (const ParameterSummary& p : s.parameters) {
+        j["parameters"].push_back(param_json(p));
+      }
+    }
+    j["draws_file"] = "draws-" + s.sampler + ".npy";
+    j["draws_shape"] = {r.draws.chains, r.draws.draws, r.draws.dim};
+    doc["samplers"].push_back(j);
+  }
+  io::write_file_atomic(path, doc.dump(2) + "\n");
+}
+
+}  // namespace fmala
