@@ -13,7 +13,12 @@ constexpr int kScalarBuffers = 17;
 }  // namespace
 
 CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed)
-    : model_(model), options_(options), chains_(chains), dim_(model.dim()), seed_(seed) {
+    : model_(model),
+      options_(options),
+      chains_(chains),
+      dim_(model.dim()),
+      seed_(seed),
+      parallel_(static_cast<int64_t>(chains) * model.dim() >= kMinParallelWork) {
   const size_t cd = static_cast<size_t>(chains_) * dim_;
   const bool mala = options_.kind == SamplerKind::mala;
   // Only the buffers a sampler uses are allocated; the others stay null.
@@ -58,7 +63,7 @@ void CpuEngine::initialize(const std::vector<Real>& theta0) {
   if (options_.kind == SamplerKind::mala) {
     model_.gradient(chains_, b_.theta, b_.f, b_.grad);
   } else if (is_forward(options_.kind) && options_.persistent) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_)
     for (int k = 0; k < chains_; ++k) {
       Stream stream(seed_, static_cast<uint64_t>(k), -1, Draw::tangent);
       unit_tangent(stream, dim_, b_.tangent + static_cast<size_t>(k) * dim_);
@@ -112,18 +117,18 @@ void CpuEngine::evaluate_proposal() {
 void CpuEngine::step(const StepContext& ctx, bool adapting) {
   const ChainBuffers b = b_;
   if (needs_current_jet(options_)) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_)
     for (int k = 0; k < chains_; ++k) {
       phase_prepare(b, ctx, k);
     }
     evaluate_current();
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_)
   for (int k = 0; k < chains_; ++k) {
     phase_propose(b, ctx, k);
   }
   evaluate_proposal();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_)
   for (int k = 0; k < chains_; ++k) {
     phase_accept(b, ctx, k, adapting);
   }

@@ -10,6 +10,9 @@
 
 namespace fmala {
 
+// Chains × parameters below which the per-chain phases run on one thread.
+inline constexpr int64_t kMinParallelWork = 4096;
+
 class CpuEngine {
  public:
   CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed);
@@ -32,6 +35,7 @@ class CpuEngine {
   int chains_;
   int dim_;
   uint64_t seed_;
+  bool parallel_;  // small problems run on one thread: a parallel region costs more than it saves
   std::vector<Real> matrices_;  // every (C, D) buffer, back to back
   std::vector<Real> scalars_;   // every (C) buffer, back to back
   std::vector<int64_t> counts_;

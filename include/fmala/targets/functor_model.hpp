@@ -29,7 +29,7 @@ class FunctorModel : public Model {
            Real* d,
            Real* h) const override {
     const size_t dim = static_cast<size_t>(dim_);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel(chains))
     for (int k = 0; k < chains; ++k) {
       Real unused_d = 0;
       Real unused_h = 0;
@@ -40,7 +40,7 @@ class FunctorModel : public Model {
 
   void gradient(int chains, const Real* theta, Real* f, Real* g) const override {
     const size_t dim = static_cast<size_t>(dim_);
-#pragma omp parallel
+#pragma omp parallel if (parallel(chains))
     {
       std::vector<Real> unit(dim);
 #pragma omp for schedule(static)
@@ -55,6 +55,10 @@ class FunctorModel : public Model {
   void rebind(Target target) { target_ = std::move(target); }
 
  private:
+  // Analytic targets cost O(D) per chain: below a few thousand chain-coordinates
+  // the whole batch runs on the calling thread.
+  bool parallel(int chains) const { return static_cast<long long>(chains) * dim_ >= 4096; }
+
   Target target_;
   int dim_;
   std::string description_;
