@@ -90,6 +90,32 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
       names.emplace_back(sampler_name(kind));
     }
   }
+  // An option that none of the chosen samplers has is a mistake worth reporting;
+  // with several samplers it applies to those that have it.
+  auto require_some = [&](bool given, const char* flag, std::initializer_list<SamplerKind> kinds) {
+    if (!given) {
+      return;
+    }
+    for (const std::string& name : names) {
+      const auto kind = parse_sampler(name);
+      for (SamplerKind k : kinds) {
+        if (kind == k) {
+          return;
+        }
+      }
+    }
+    std::string list;
+    for (SamplerKind k : kinds) {
+      list += (list.empty() ? "" : " or ") + std::string(sampler_name(k));
+    }
+    throw make_error(flag, "applies to " + list + ", and none of them is among --sampler",
+                     "Add one of them to --sampler or drop the flag");
+  };
+  require_some(o.sqrt_dim, "--sqrt-dim", {SamplerKind::fmala, SamplerKind::line_fmala});
+  require_some(o.aligned, "--aligned", {SamplerKind::fmala, SamplerKind::pc_fmala});
+  require_some(o.persistent, "--persistent", {SamplerKind::fmala, SamplerKind::pc_fmala});
+  require_some(o.pc_form == "reference", "--pc-form", {SamplerKind::pc_fmala});
+
   std::vector<RunSettings> out;
   for (const std::string& name : names) {
     const auto kind = parse_sampler(name);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Bad flags and missing files: one clear line on stderr, exit status 2, and
+# files of an earlier run left untouched.
+set -uo pipefail
+fmala=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+expect_status_2() {
+  local what=$1
+  shift
+  "$fmala" "$@" > "$work/stdout" 2> "$work/stderr"
+  local status=$?
+  local lines
+  lines=$(wc -l < "$work/stderr")
+  if [[ $status -ne 2 ]]; then
+    echo "FAIL $what: exit status $status, expected 2"; cat "$work/stderr"; failures=$((failures + 1))
+  elif [[ $lines -ne 1 ]]; then
+    echo "FAIL $what: $lines lines on stderr, expected 1"; cat "$work/stderr"; failures=$((failures + 1))
+  elif ! grep -q -- "$expected" "$work/stderr"; then
+    echo "FAIL $what: stderr does not mention '$expected'"; cat "$work/stderr"; failures=$((failures + 1))
+  else
+    echo "ok   $what: $(cat "$work/stderr")"
+  fi
+}
+
+expected="--bogus";        expect_status_2 "unknown flag" sample --target funnel --bogus
+expected="--chains";       expect_status_2 "zero chains" sample --target funnel --chains 0
+expected="--chains";       expect_status_2 "non-numeric chains" sample --target funnel --chains many
+expected="--step-size";    expect_status_2 "bad step size" sample --target funnel --step-size fast
+expected="--sampler";      expect_status_2 "unknown sampler" sample --target funnel --sampler hmc
+expected="--target";       expect_status_2 "unknown target" sample --target banana
+expected="--target";       expect_status_2 "no target" sample
+expected="--rho";          expect_status_2 "rho out of range" sample --target gaussian --rho 1.5
+expected="--dim";          expect_status_2 "funnel too small" sample --target funnel --dim 1
+expected="--data";         expect_status_2 "mlp without data" sample --model mlp
+expected="$work/missing";  expect_status_2 "missing data directory" sample --model mlp --data "$work/missing"
+expected="--target-accept"; expect_status_2 "target accept above 1" sample --target funnel --target-accept 1.5
+expected="--persistent";   expect_status_2 "persistent line sampler" sample --target funnel --sampler line-fmala --persistent
+expected="--persistent";   expect_status_2 "persistent and aligned" sample --target funnel --sampler fmala --persistent --aligned
+expected="cuda";           expect_status_2 "cuda without a device" sample --target funnel --backend cuda --draws 10 --warmup 0
+
+# A malformed data file names the file and the line.
+printf '1 2 3\n4 5\n' > "$work/ragged.txt"
+expected="ragged.txt";     expect_status_2 "ragged table" sample --model mlp --data "$work/ragged.txt"
+
+# Bad input after a finished run leaves that run's files as they were.
+mkdir -p "$work/run"
+echo '{"kept": true}' > "$work/run/summary.json"
+expected="--thin";         expect_status_2 "bad thin keeps old output" sample --target funnel --thin 0 --out "$work/run"
+if ! grep -q kept "$work/run/summary.json"; then
+  echo "FAIL earlier summary.json was overwritten"; failures=$((failures + 1))
+fi
+
+echo "$failures failures"
+[[ $failures -eq 0 ]]
