@@ -104,6 +104,10 @@ struct OptionCase {
 
 class GaussianMomentsOptions : public testing::TestWithParam<OptionCase> {};
 
+std::string option_case_name(const testing::TestParamInfo<OptionCase>& param_info) {
+  return param_info.param.name;
+}
+
 TEST_P(GaussianMomentsOptions, WithinFiveMcse) {
   const OptionCase c = GetParam();
   const int dim = 10;
@@ -147,7 +151,7 @@ INSTANTIATE_TEST_SUITE_P(
                    fmala::PcForm::reference},
         OptionCase{"line_fmala_sqrt_dim", SamplerKind::line_fmala, false, false, true,
                    fmala::PcForm::paper}),
-    [](const testing::TestParamInfo<OptionCase>& info) { return std::string(info.param.name); });
+    option_case_name);
 
 // The funnel and the Rosenbrock banana run to the end with finite summaries.
 TEST(HardTargets, FunnelAndRosenbrockFinish) {

@@ -50,7 +50,7 @@ struct SamplerRun {
   double seconds_warmup = 0;
   double seconds_sampling = 0;
   int64_t evaluations = 0;           // jet or gradient evaluations per chain, whole run
-  size_t peak_memory_bytes = 0;      // host resident set size (CPU back end)
+  size_t peak_memory_bytes = 0;      // CPU: peak host resident set size; CUDA: device memory of the engine's buffers
 };
 
 // Progress: (transitions done, transitions in all).

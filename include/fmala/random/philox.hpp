@@ -9,9 +9,9 @@
 // Box-Muller transform, whose device build uses faster sin/cos, so host and
 // device normals may differ in the last bits.
 
-// cuRAND's device API defaults QUALIFIERS to `static __forceinline__ __device__`;
+// cuRAND's device API defaults QUALIFIERS to `static __forceinline__ __device__`.
 // Stream is __host__ __device__, so under nvcc the cuRAND functions must be
-// host-callable too, and curand_kernel.h must not have been included already.
+// host-callable too, which works only if curand_kernel.h was not included before.
 #if !defined(QUALIFIERS)
 #if defined(__CUDACC__)
 #if defined(CURAND_KERNEL_H_)

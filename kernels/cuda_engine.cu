@@ -1,0 +1,394 @@
+// The CUDA engine and the CUDA back end's run_sampler. Every per-chain step is
+// one of the __host__ __device__ phase functions that the CPU engine runs, so
+// both back ends make the same draws from the same seed, up to the last bits
+// of device math functions (see random/philox.hpp).
+
+#include "cuda_engine.cuh"
+
+#include <thrust/execution_policy.h>
+#include <thrust/fill.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/reduce.h>
+#include <thrust/system_error.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+#include "fmala/backend/cuda.hpp"
+#include "fmala/core/error.hpp"
+#include "fmala/targets/evaluate.hpp"
+
+namespace fmala::cuda_detail {
+
+namespace {
+
+constexpr int kMatrixBuffers = 7;
+constexpr int kScalarBuffers = 16;
+
+// ---- per-chain functors: thread k works on chain k only ---------------------------------
+
+struct PrepareChain {
+  ChainBuffers b;
+  StepContext ctx;
+  __device__ void operator()(int k) const { phase_prepare(b, ctx, k); }
+};
+
+struct ProposeChain {
+  ChainBuffers b;
+  StepContext ctx;
+  __device__ void operator()(int k) const { phase_propose(b, ctx, k); }
+};
+
+struct AcceptChain {
+  ChainBuffers b;
+  StepContext ctx;
+  bool adapting;
+  __device__ void operator()(int k) const { phase_accept(b, ctx, k, adapting); }
+};
+
+// The persistent samplers' first tangent, from the initialisation step -1 as
+// on the CPU.
+struct InitialTangent {
+  ChainBuffers b;
+  uint64_t seed;
+  __device__ void operator()(int k) const {
+    Stream stream(seed, static_cast<uint64_t>(k), -1, Draw::tangent);
+    unit_tangent(stream, b.dim, b.tangent + static_cast<size_t>(k) * b.dim);
+  }
+};
+
+struct FinishAdaptation {
+  ChainBuffers b;
+  __device__ void operator()(int k) const { b.step_size[k] = b.adapt[k].final_step(); }
+};
+
+// f, and for order >= 1 d = ∇f·u, for order 2 also h = uᵀ∇²f u. d and h may be
+// null when the order does not need them, as Model::jet allows.
+template <class Target>
+struct JetChain {
+  Target target;
+  int dim;
+  const Real* theta;
+  const Real* direction;
+  int order;
+  Real* f;
+  Real* d;
+  Real* h;
+  __device__ void operator()(int k) const {
+    const size_t row = static_cast<size_t>(k) * dim;
+    Real unused_d = 0;
+    Real unused_h = 0;
+    evaluate_jet(target, theta + row, direction ? direction + row : nullptr, order, f + k,
+                 d ? d + k : &unused_d, h ? h + k : &unused_h);
+  }
+};
+
+template <class Target>
+struct GradientChain {
+  Target target;
+  int dim;
+  const Real* theta;
+  Real* f;
+  Real* g;
+  Real* scratch;  // (C, D), null when the target defines gradient()
+  __device__ void operator()(int k) const {
+    const size_t row = static_cast<size_t>(k) * dim;
+    f[k] = evaluate_gradient(target, dim, theta + row, g + row, scratch ? scratch + row : nullptr);
+  }
+};
+
+// Calls fn with the member of t that t.kind names.
+template <class Fn>
+void visit_target(const DeviceTarget& t, Fn&& fn) {
+  switch (t.kind) {
+    case AnalyticTarget::Kind::gaussian:
+      fn(t.gaussian);
+      return;
+    case AnalyticTarget::Kind::funnel:
+      fn(t.funnel);
+      return;
+    case AnalyticTarget::Kind::rosenbrock:
+      fn(t.rosenbrock);
+      return;
+  }
+  throw make_error("CUDA back end",
+                   "unknown analytic target kind " + std::to_string(static_cast<int>(t.kind)));
+}
+
+const AnalyticTarget& supported_target(const Model& model) {
+  const AnalyticTarget* spec = model.analytic_target();
+  if (spec == nullptr) {
+    throw make_error("--backend cuda",
+                     model.description() + " is not supported on the CUDA back end yet",
+                     "Use --backend cpu");
+  }
+  if (spec->dim != model.dim()) {
+    throw make_error("--backend cuda",
+                     "the analytic target of " + model.description() + " has " +
+                         std::to_string(spec->dim) + " parameters but the model has " +
+                         std::to_string(model.dim()),
+                     "Use --backend cpu");
+  }
+  if (!spec->scales.empty() && static_cast<int>(spec->scales.size()) != spec->dim) {
+    throw make_error("--scales",
+                     "has " + std::to_string(spec->scales.size()) + " values for " +
+                         std::to_string(spec->dim) + " dimensions",
+                     "Give one scale per dimension");
+  }
+  return *spec;
+}
+
+}  // namespace
+
+// ---- construction -------------------------------------------------------------------------
+
+CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed)
+    // supported_target() runs before any member touches the device, so an
+    // unsupported model is reported as such even on a machine without one.
+    : options_(options), chains_(chains), dim_(supported_target(model).dim), seed_(seed) {
+  const AnalyticTarget& spec = *model.analytic_target();
+  target_.kind = spec.kind;
+  target_.gaussian = GaussianTarget{spec.dim, nullptr, spec.rho};
+  target_.funnel = FunnelTarget{spec.dim};
+  target_.rosenbrock = RosenbrockTarget{};
+  if (spec.kind == AnalyticTarget::Kind::gaussian && !spec.scales.empty()) {
+    scales_ = DeviceArray<Real>(spec.scales.size(), stream_.get());
+    FMALA_CUDA_CHECK(cudaMemcpyAsync(scales_.data(), spec.scales.data(), scales_.bytes(),
+                                     cudaMemcpyHostToDevice, stream_.get()));
+    target_.gaussian.scales = scales_.data();
+  }
+
+  // Buffer layout as in CpuEngine: only the buffers a sampler uses get a pointer.
+  const size_t cd = static_cast<size_t>(chains_) * dim_;
+  const bool mala = options_.kind == SamplerKind::mala;
+  const bool needs_tangent_prop = has_reverse_tangent(options_);
+  const bool needs_noise = !is_line(options_.kind);
+  matrices_ = DeviceArray<Real>(cd * kMatrixBuffers, stream_.get());
+  Real* m = matrices_.data();
+  b_.chains = chains_;
+  b_.dim = dim_;
+  b_.theta = m;
+  b_.theta_prop = m + cd;
+  b_.tangent = is_forward(options_.kind) ? m + 2 * cd : nullptr;
+  b_.tangent_prop = needs_tangent_prop ? m + 3 * cd : nullptr;
+  b_.noise = needs_noise ? m + 4 * cd : nullptr;
+  b_.grad = mala ? m + 5 * cd : nullptr;
+  b_.grad_prop = mala ? m + 6 * cd : nullptr;
+  // NOTE: unused (C, D) buffers are allocated anyway, as on the CPU. Trimming
+  // them matters only for memory at network scale.
+
+  const size_t c = static_cast<size_t>(chains_);
+  scalars_ = DeviceArray<Real>(c * kScalarBuffers, stream_.get());
+  Real* s = scalars_.data();
+  Real** fields[kScalarBuffers] = {
+      &b_.f,          &b_.d,          &b_.h,           &b_.f_prop,         &b_.d_prop, &b_.h_prop,
+      &b_.step_size,  &b_.coef_c,     &b_.coef_sigma,  &b_.zeta,           &b_.dot_uz, &b_.dot_zz,
+      &b_.dot_uu_rev, &b_.dot_zu_rev, &b_.accept_prob, &b_.accept_prob_sum};
+  for (int i = 0; i < kScalarBuffers; ++i) {
+    *fields[i] = s + i * c;
+  }
+  counts_ = DeviceArray<int64_t>(c * 3, stream_.get());
+  b_.n_accepted = counts_.data();
+  b_.n_nonfinite = counts_.data() + c;
+  b_.n_floor = counts_.data() + 2 * c;
+
+  if (mala) {
+    bool needs_scratch = false;
+    visit_target(target_, [&](const auto& target) {
+      needs_scratch = !HasGradient<std::decay_t<decltype(target)>>;
+    });
+    if (needs_scratch) {
+      scratch_ = DeviceArray<Real>(cd, stream_.get());
+    }
+  }
+}
+
+size_t CudaEngine::device_bytes() const {
+  return scales_.bytes() + matrices_.bytes() + scalars_.bytes() + counts_.bytes() + adapt_.bytes() +
+         scratch_.bytes();
+}
+
+// ---- launches and copies ------------------------------------------------------------------
+
+// Runs functor(k) for k in [0, C) on the engine's stream. par_nosync lets
+// consecutive phases queue on the stream without a host wait between them,
+// which plain par would add after each for_each.
+template <class Functor>
+void CudaEngine::for_each_chain(const Functor& functor, const char* phase) {
+  try {
+    thrust::for_each(thrust::cuda::par_nosync.on(stream_.get()), thrust::counting_iterator<int>(0),
+                     thrust::counting_iterator<int>(chains_), functor);
+  } catch (const thrust::system_error& e) {
+    throw make_error("CUDA back end", std::string(phase) + " failed to launch: " + e.what(),
+                     "Check the device with nvidia-smi, or use --backend cpu");
+  }
+  // Launch errors only; a fault inside the kernel surfaces at the next
+  // synchronising call, which is checked too.
+  FMALA_CUDA_CHECK(cudaGetLastError());
+}
+
+template <class T>
+void CudaEngine::copy_to_host(const T* device, size_t n, T* host) {
+  FMALA_CUDA_CHECK(
+      cudaMemcpyAsync(host, device, n * sizeof(T), cudaMemcpyDeviceToHost, stream_.get()));
+  FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+}
+
+void CudaEngine::jet(const Real* theta, const Real* direction, int order, Real* f, Real* d,
+                     Real* h) {
+  visit_target(target_, [&](const auto& target) {
+    using Target = std::decay_t<decltype(target)>;
+    for_each_chain(JetChain<Target>{target, dim_, theta, direction, order, f, d, h}, "jet");
+  });
+}
+
+void CudaEngine::gradient(const Real* theta, Real* f, Real* g) {
+  visit_target(target_, [&](const auto& target) {
+    using Target = std::decay_t<decltype(target)>;
+    for_each_chain(GradientChain<Target>{target, dim_, theta, f, g, scratch_.data()}, "gradient");
+  });
+}
+
+// ---- Engine interface ---------------------------------------------------------------------
+
+void CudaEngine::initialize(const std::vector<Real>& theta0) {
+  const size_t cd = static_cast<size_t>(chains_) * dim_;
+  if (theta0.size() != cd) {
+    throw make_error("CUDA back end", "initial states hold " + std::to_string(theta0.size()) +
+                                          " values, expected " + std::to_string(chains_) +
+                                          " chains × " + std::to_string(dim_) + " parameters");
+  }
+  FMALA_CUDA_CHECK(cudaMemcpyAsync(b_.theta, theta0.data(), cd * sizeof(Real),
+                                   cudaMemcpyHostToDevice, stream_.get()));
+  // Cache what the sampler needs at the current state.
+  if (options_.kind == SamplerKind::mala) {
+    gradient(b_.theta, b_.f, b_.grad);
+  } else if (is_forward(options_.kind) && options_.persistent) {
+    for_each_chain(InitialTangent{b_, seed_}, "initial tangent");
+    jet(b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
+  } else {
+    jet(b_.theta, nullptr, 0, b_.f, nullptr, nullptr);
+  }
+  host_f_.resize(static_cast<size_t>(chains_));
+  copy_to_host(b_.f, host_f_.size(), host_f_.data());
+  for (int k = 0; k < chains_; ++k) {
+    if (!std::isfinite(host_f_[k])) {
+      throw make_error("initial state",
+                       "the log-density of chain " + std::to_string(k) + " is not finite (" +
+                           std::to_string(host_f_[k]) + ")",
+                       "Start from a point where the density is positive");
+    }
+  }
+}
+
+void CudaEngine::set_step_size(Real eta) {
+  thrust::fill(thrust::cuda::par_nosync.on(stream_.get()), b_.step_size, b_.step_size + chains_,
+               eta);
+  FMALA_CUDA_CHECK(cudaGetLastError());
+}
+
+void CudaEngine::start_chain_adaptation(Real eta0) {
+  const std::vector<DualAveraging> start(static_cast<size_t>(chains_), DualAveraging::start(eta0));
+  adapt_ = DeviceArray<DualAveraging>(start.size(), stream_.get());
+  FMALA_CUDA_CHECK(cudaMemcpyAsync(adapt_.data(), start.data(), adapt_.bytes(),
+                                   cudaMemcpyHostToDevice, stream_.get()));
+  // The host vector dies at return, so the copy must finish first.
+  FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  b_.adapt = adapt_.data();
+}
+
+void CudaEngine::finish_chain_adaptation() { for_each_chain(FinishAdaptation{b_}, "adaptation"); }
+
+void CudaEngine::evaluate_current() {
+  jet(b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
+}
+
+void CudaEngine::evaluate_proposal() {
+  const SamplerKind kind = options_.kind;
+  if (kind == SamplerKind::mala) {
+    gradient(b_.theta_prop, b_.f_prop, b_.grad_prop);
+  } else if (kind == SamplerKind::rwmh) {
+    jet(b_.theta_prop, nullptr, 0, b_.f_prop, nullptr, nullptr);
+  } else {
+    const Real* direction = has_reverse_tangent(options_) ? b_.tangent_prop : b_.tangent;
+    jet(b_.theta_prop, direction, jet_order(kind), b_.f_prop, b_.d_prop, b_.h_prop);
+  }
+}
+
+void CudaEngine::step(const StepContext& ctx, bool adapting) {
+  const ChainBuffers b = b_;
+  if (needs_current_jet(options_)) {
+    for_each_chain(PrepareChain{b, ctx}, "phase_prepare");
+    evaluate_current();
+  }
+  for_each_chain(ProposeChain{b, ctx}, "phase_propose");
+  evaluate_proposal();
+  for_each_chain(AcceptChain{b, ctx, adapting}, "phase_accept");
+}
+
+// The one device-to-host transfer inside a warmup step with a shared step
+// size: the sum over chains, reduced on the device. Its summation order
+// differs from the CPU's sequential loop, so the mean may differ in the last bits.
+Real CudaEngine::mean_accept_prob() {
+  double sum = 0.0;
+  try {
+    sum = thrust::reduce(thrust::cuda::par.on(stream_.get()), b_.accept_prob,
+                         b_.accept_prob + chains_, 0.0);
+  } catch (const thrust::system_error& e) {
+    throw make_error("CUDA back end",
+                     std::string("mean acceptance probability failed: ") + e.what(),
+                     "Check the device with nvidia-smi, or use --backend cpu");
+  }
+  return static_cast<Real>(sum / chains_);
+}
+
+// TODO: copy into pinned host buffers with cudaMemcpyAsync and scatter them
+// while the next steps run, instead of waiting for the copy here.
+void CudaEngine::record(Draws& out, int index) {
+  const size_t cd = static_cast<size_t>(chains_) * dim_;
+  host_theta_.resize(cd);
+  host_f_.resize(static_cast<size_t>(chains_));
+  FMALA_CUDA_CHECK(cudaMemcpyAsync(host_theta_.data(), b_.theta, cd * sizeof(Real),
+                                   cudaMemcpyDeviceToHost, stream_.get()));
+  copy_to_host(b_.f, host_f_.size(), host_f_.data());
+  for (int k = 0; k < chains_; ++k) {
+    const size_t slot = static_cast<size_t>(k) * out.draws + index;
+    std::copy(host_theta_.begin() + static_cast<std::ptrdiff_t>(k) * dim_,
+              host_theta_.begin() + static_cast<std::ptrdiff_t>(k + 1) * dim_,
+              out.values.begin() + static_cast<std::ptrdiff_t>(slot * dim_));
+    out.log_density[slot] = host_f_[k];
+  }
+}
+
+EngineCounters CudaEngine::counters() {
+  EngineCounters c;
+  const size_t n = static_cast<size_t>(chains_);
+  c.accepted.resize(n);
+  c.nonfinite.resize(n);
+  c.floor_hits.resize(n);
+  c.accept_prob_sum.resize(n);
+  c.step_size.resize(n);
+  copy_to_host(b_.n_accepted, n, c.accepted.data());
+  copy_to_host(b_.n_nonfinite, n, c.nonfinite.data());
+  copy_to_host(b_.n_floor, n, c.floor_hits.data());
+  copy_to_host(b_.accept_prob_sum, n, c.accept_prob_sum.data());
+  copy_to_host(b_.step_size, n, c.step_size.data());
+  return c;
+}
+
+}  // namespace fmala::cuda_detail
+
+namespace fmala::cuda {
+
+SamplerRun run_sampler(const Model& model, const RunSettings& settings,
+                       const std::vector<Real>& theta0, const ProgressFn& progress) {
+  cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed);
+  SamplerRun run = drive(engine, model, settings, theta0, progress);
+  run.peak_memory_bytes = engine.device_bytes();
+  return run;
+}
+
+}  // namespace fmala::cuda

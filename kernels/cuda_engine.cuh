@@ -1,0 +1,78 @@
+#pragma once
+// The CUDA back end's engine: per-chain buffers in device memory, one stream,
+// and the per-chain phases of samplers/phases.hpp run by one device thread per
+// chain. It provides the Engine interface that drive() in backend/driver.hpp
+// expects, with the same behaviour as CpuEngine.
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "cuda_check.cuh"
+#include "fmala/backend/driver.hpp"
+#include "fmala/model/model.hpp"
+#include "fmala/samplers/phases.hpp"
+#include "fmala/targets/funnel.hpp"
+#include "fmala/targets/gaussian.hpp"
+#include "fmala/targets/rosenbrock.hpp"
+
+namespace fmala::cuda_detail {
+
+// One built-in analytic target whose pointers (the gaussian scales) are
+// device pointers. Only the member that `kind` names is used.
+struct DeviceTarget {
+  AnalyticTarget::Kind kind = AnalyticTarget::Kind::gaussian;
+  GaussianTarget gaussian;
+  FunnelTarget funnel;
+  RosenbrockTarget rosenbrock;
+};
+
+class CudaEngine {
+ public:
+  // Throws fmala::Error when the model is not a built-in analytic target, or
+  // when a CUDA call fails (no device, not enough device memory).
+  CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed);
+
+  void initialize(const std::vector<Real>& theta0);
+  void set_step_size(Real eta);
+  void start_chain_adaptation(Real eta0);
+  void finish_chain_adaptation();
+  void step(const StepContext& ctx, bool adapting);
+  Real mean_accept_prob();
+  void record(Draws& out, int index);
+  EngineCounters counters();
+
+  // Bytes of device memory held by the engine's buffers. Temporary storage
+  // that Thrust allocates for a reduction is not included.
+  size_t device_bytes() const;
+
+ private:
+  template <class Functor>
+  void for_each_chain(const Functor& functor, const char* phase);
+  void jet(const Real* theta, const Real* direction, int order, Real* f, Real* d, Real* h);
+  void gradient(const Real* theta, Real* f, Real* g);
+  void evaluate_current();
+  void evaluate_proposal();
+  // Copies n values from the device to the host and waits for the copy.
+  template <class T>
+  void copy_to_host(const T* device, size_t n, T* host);
+
+  SamplerOptions options_;
+  int chains_;
+  int dim_;
+  uint64_t seed_;
+  StreamHandle stream_;          // created after dim_ has checked the model
+  DeviceArray<Real> scales_;     // (D) gaussian standard deviations, when given
+  DeviceArray<Real> matrices_;   // every (C, D) buffer, back to back
+  DeviceArray<Real> scalars_;    // every (C) buffer, back to back
+  DeviceArray<int64_t> counts_;  // accepted, non-finite and floor counts, (C) each
+  DeviceArray<DualAveraging> adapt_;
+  DeviceArray<Real> scratch_;  // (C, D) unit vectors for targets without a gradient()
+  DeviceTarget target_;
+  ChainBuffers b_;
+  std::vector<Real> host_theta_;  // (C, D) staging for record()
+  std::vector<Real> host_f_;      // (C)
+};
+
+}  // namespace fmala::cuda_detail

@@ -1,0 +1,361 @@
+// Tests of the CUDA back end. The tests that run samplers need a CUDA device
+// and skip themselves without one. The CudaBackend tests check what the back
+// end reports and rejects on any machine, with or without a device.
+//
+// CPU/GPU parity: both back ends run the same per-chain phase functions on the
+// same Philox streams. Uniforms, and so log U, are bit-identical. Normals may
+// differ in the last bits because cuRAND's device Box-Muller uses sincospi,
+// and device exp and log may differ from glibc by an ulp. So values agree to
+// far better than 1e-5 relative, and an accept decision can differ only where
+// log U lies within rounding of log α.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "fmala/backend/cpu_engine.hpp"
+#include "fmala/backend/cuda.hpp"
+#include "fmala/core/error.hpp"
+#include "fmala/diagnostics/diagnostics.hpp"
+#include "fmala/random/philox.hpp"
+#include "fmala/run.hpp"
+#include "fmala/targets/builtin.hpp"
+#include "fmala/targets/functor_model.hpp"
+#include "fmala/targets/funnel.hpp"
+
+namespace {
+
+using fmala::Real;
+using fmala::SamplerKind;
+
+// ---- without a device ------------------------------------------------------------------------
+
+TEST(CudaBackend, CompiledMatchesBuild) {
+#if defined(FMALA_WITH_CUDA)
+  EXPECT_TRUE(fmala::cuda::compiled());
+#else
+  EXPECT_FALSE(fmala::cuda::compiled());
+#endif
+}
+
+TEST(CudaBackend, DeviceAvailableExplainsMissingDevice) {
+  std::string reason;
+  if (fmala::cuda::device_available(&reason)) {
+    GTEST_SKIP() << "a CUDA device is present; this test covers machines without one";
+  }
+  EXPECT_FALSE(reason.empty());
+  EXPECT_NE(reason.find("CUDA"), std::string::npos) << reason;
+}
+
+TEST(CudaBackend, RunSamplerRejectsMissingDevice) {
+  std::string reason;
+  if (fmala::cuda::device_available(&reason)) {
+    GTEST_SKIP() << "a CUDA device is present; this test covers machines without one";
+  }
+  const auto model = fmala::make_funnel_model(3);
+  fmala::RunSettings settings;
+  settings.chains = 2;
+  settings.warmup = 0;
+  settings.draws = 1;
+  settings.backend = fmala::Backend::cuda;
+  try {
+    fmala::run_sampler(*model, settings);
+    FAIL() << "run_sampler with --backend cuda returned without a device";
+  } catch (const fmala::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("--backend cuda"), std::string::npos) << message;
+    EXPECT_NE(message.find(reason), std::string::npos) << message;
+    EXPECT_NE(message.find("Use --backend cpu"), std::string::npos) << message;
+  }
+}
+
+// A funnel that is not a built-in target: analytic_target() is null, as for
+// user functors and networks.
+class CustomFunnel : public fmala::FunctorModel<fmala::FunnelTarget> {
+ public:
+  CustomFunnel() : FunctorModel(fmala::FunnelTarget{3}, 3, "custom funnel (3 parameters)") {}
+};
+
+// The model check comes before any device call, so this holds on any machine
+// with the CUDA back end compiled in.
+TEST(CudaBackend, UnsupportedModelIsRejectedByName) {
+  if (!fmala::cuda::compiled()) {
+    GTEST_SKIP() << "this build has no CUDA back end";
+  }
+  const CustomFunnel model;
+  fmala::RunSettings settings;
+  settings.chains = 2;
+  settings.warmup = 0;
+  settings.draws = 1;
+  settings.step_size = Real(0.1);
+  const std::vector<Real> theta0(6, Real(0));
+  try {
+    fmala::cuda::run_sampler(model, settings, theta0, {});
+    FAIL() << "the CUDA back end accepted a model without an analytic target";
+  } catch (const fmala::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("custom funnel (3 parameters) is not supported on the CUDA back end"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("Use --backend cpu"), std::string::npos) << message;
+  }
+}
+
+// ---- CPU/GPU parity --------------------------------------------------------------------------
+
+std::unique_ptr<fmala::Model> make_target(const std::string& name) {
+  if (name == "Funnel") {
+    return fmala::make_funnel_model(11);
+  }
+  if (name == "Gaussian") {
+    return fmala::make_gaussian_model(10, Real(0.9));
+  }
+  if (name == "ScaledGaussian") {
+    return fmala::make_gaussian_model(4, Real(0), {Real(0.5), Real(1), Real(2), Real(4)});
+  }
+  if (name == "Rosenbrock") {
+    return fmala::make_rosenbrock_model();
+  }
+  throw fmala::make_error("make_target", "unknown target " + name);
+}
+
+struct ParityCase {
+  std::string target;
+  SamplerKind kind;
+};
+
+// Names the case in ctest and failure messages instead of printing its bytes.
+void PrintTo(const ParityCase& c, std::ostream* os) {
+  *os << c.target << " / " << fmala::sampler_name(c.kind);
+}
+
+std::string case_name(const testing::TestParamInfo<ParityCase>& info) {
+  // "pc-line-fmala" -> "PcLineFmala"
+  std::string name = info.param.target;
+  bool upper = true;
+  for (char ch : fmala::sampler_name(info.param.kind)) {
+    if (ch == '-') {
+      upper = true;
+      continue;
+    }
+    name += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(ch))) : ch;
+    upper = false;
+  }
+  return name;
+}
+
+// min(1, α) of every chain at each of the first `steps` steps of the CPU engine
+// with a fixed step size, (steps, C): the difference of its running sums.
+std::vector<Real> cpu_accept_probs(const fmala::Model& model, const fmala::RunSettings& settings,
+                                   const std::vector<Real>& theta0, int steps) {
+  fmala::CpuEngine engine(model, settings.options, settings.chains, settings.seed);
+  engine.initialize(theta0);
+  engine.set_step_size(*settings.step_size);
+  fmala::StepContext ctx;
+  ctx.options = settings.options;
+  ctx.seed = settings.seed;
+  const size_t chains = static_cast<size_t>(settings.chains);
+  std::vector<Real> previous(chains, Real(0));
+  std::vector<Real> probs(static_cast<size_t>(steps) * chains);
+  for (int t = 0; t < steps; ++t) {
+    ctx.step = t;
+    engine.step(ctx, false);
+    const fmala::EngineCounters counters = engine.counters();
+    for (size_t k = 0; k < chains; ++k) {
+      probs[t * chains + k] = counters.accept_prob_sum[k] - previous[k];
+    }
+    previous = counters.accept_prob_sum;
+  }
+  return probs;
+}
+
+// Whether a proposal was accepted between two kept states. Proposals are
+// continuous, so an accepted one equals the current state with probability 0.
+bool moved(const Real* before, const Real* after, int dim) {
+  for (int i = 0; i < dim; ++i) {
+    if (before[i] != after[i]) {
+      return true;
+    }
+  }
+  return false;
+}
+
+class CudaParity : public testing::TestWithParam<ParityCase> {};
+
+// With warmup 0 and thin 1, draw t is the state after step t, so the draws
+// show every accept decision: step t accepted exactly when draw t differs from
+// draw t − 1 (the initial state for t = 0).
+//
+// Rule for decisions: chain k's decisions must agree at every step until the
+// first step where they differ, and that step must be a near-tie:
+// |log U − log α| < 1e-4 with α from the CPU engine (log U > −1e-4 when
+// min(1, α) = 1). The chain is not compared after it, since the two runs then
+// follow different paths. Up to that step, every kept log-density and
+// coordinate must agree to 1e-5 relative. At most 2 of the 64 chains may
+// split: a split needs |log U − log α| near rounding (about 1e-13), so even
+// one is unlikely.
+TEST_P(CudaParity, MatchesCpuFromSameSeed) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+
+  const ParityCase& param = GetParam();
+  const auto model = make_target(param.target);
+  const int dim = model->dim();
+  const int chains = 64;
+  const int steps = 100;
+  fmala::RunSettings settings;
+  settings.options.kind = param.kind;
+  settings.chains = chains;
+  settings.warmup = 0;
+  settings.draws = steps;
+  settings.seed = 20240611;
+  settings.step_size = fmala::default_initial_step(param.kind, dim);
+
+  settings.backend = fmala::Backend::cpu;
+  const fmala::SamplerRun cpu = fmala::run_sampler(*model, settings);
+  settings.backend = fmala::Backend::cuda;
+  const fmala::SamplerRun gpu = fmala::run_sampler(*model, settings);
+
+  std::vector<Real> theta0(static_cast<size_t>(chains) * dim);
+  model->initial_state(settings.seed, 0, chains, theta0.data());
+  const std::vector<Real> probs = cpu_accept_probs(*model, settings, theta0, steps);
+
+  auto close = [](Real a, Real b) { return std::abs(a - b) <= Real(1e-5) * std::abs(b) + 1e-12; };
+  int splits = 0;
+  int cpu_accepted = 0;
+  for (int k = 0; k < chains; ++k) {
+    const Real* cpu_before = theta0.data() + static_cast<size_t>(k) * dim;
+    const Real* gpu_before = cpu_before;
+    for (int t = 0; t < steps; ++t) {
+      const Real* cpu_after = cpu.draws.at(k, t);
+      const Real* gpu_after = gpu.draws.at(k, t);
+      const bool cpu_accept = moved(cpu_before, cpu_after, dim);
+      const bool gpu_accept = moved(gpu_before, gpu_after, dim);
+      cpu_accepted += cpu_accept ? 1 : 0;
+      if (cpu_accept != gpu_accept) {
+        fmala::Stream stream(settings.seed, static_cast<uint64_t>(k), t, fmala::Draw::accept);
+        const Real log_u = std::log(stream.uniform());
+        const Real p = probs[static_cast<size_t>(t) * chains + k];
+        const bool tie = p >= Real(1) ? log_u > Real(-1e-4)
+                                      : p > Real(0) && std::abs(log_u - std::log(p)) < Real(1e-4);
+        EXPECT_TRUE(tie) << "chain " << k << " step " << t << ": CPU "
+                         << (cpu_accept ? "accepted" : "rejected") << ", GPU "
+                         << (gpu_accept ? "accepted" : "rejected") << ", log U = " << log_u
+                         << ", min(1, alpha) = " << p;
+        ++splits;
+        break;
+      }
+      const size_t slot = static_cast<size_t>(k) * steps + t;
+      const Real f_cpu = cpu.draws.log_density[slot];
+      const Real f_gpu = gpu.draws.log_density[slot];
+      ASSERT_TRUE(close(f_gpu, f_cpu)) << "log-density of chain " << k << " at draw " << t
+                                       << ": GPU " << f_gpu << ", CPU " << f_cpu;
+      for (int i = 0; i < dim; ++i) {
+        ASSERT_TRUE(close(gpu_after[i], cpu_after[i]))
+            << "theta[" << i << "] of chain " << k << " at draw " << t << ": GPU " << gpu_after[i]
+            << ", CPU " << cpu_after[i];
+      }
+      cpu_before = cpu_after;
+      gpu_before = gpu_after;
+    }
+  }
+  EXPECT_LE(splits, 2);
+  // The comparison means something only if both outcomes occur.
+  EXPECT_GT(cpu_accepted, 0);
+  EXPECT_LT(cpu_accepted, chains * steps);
+  EXPECT_EQ(gpu.draws.chains, chains);
+  EXPECT_EQ(gpu.evaluations, cpu.evaluations);
+  EXPECT_GT(gpu.peak_memory_bytes, 0u);
+}
+
+std::vector<ParityCase> all_samplers_on(const std::string& target) {
+  std::vector<ParityCase> cases;
+  for (SamplerKind kind : fmala::kAllSamplers) {
+    cases.push_back({target, kind});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Funnel, CudaParity, testing::ValuesIn(all_samplers_on("Funnel")),
+                         case_name);
+INSTANTIATE_TEST_SUITE_P(Gaussian, CudaParity, testing::ValuesIn(all_samplers_on("Gaussian")),
+                         case_name);
+// The device copy of the gaussian scales and the Rosenbrock target.
+INSTANTIATE_TEST_SUITE_P(OtherTargets, CudaParity,
+                         testing::Values(ParityCase{"ScaledGaussian", SamplerKind::mala},
+                                         ParityCase{"ScaledGaussian", SamplerKind::pc_fmala},
+                                         ParityCase{"Rosenbrock", SamplerKind::line_fmala},
+                                         ParityCase{"Rosenbrock", SamplerKind::mala}),
+                         case_name);
+
+// ---- adaptation and sampling on the device -----------------------------------------------------
+
+// Step-size adaptation depends on every accept decision of the warmup, so
+// agreement to 1e-6 relative also checks the device's dual averaging: per
+// chain in device memory, or shared through the mean acceptance probability
+// reduced on the device. A flipped decision (a near-tie, see above) would
+// break it, but is far less likely than 1e-6 over these 64 × 100 steps.
+TEST(CudaSampling, AdaptedStepSizesMatchCpu) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+
+  const auto model = fmala::make_gaussian_model(10, Real(0.9));
+  for (const bool per_chain : {false, true}) {
+    SCOPED_TRACE(per_chain ? "per-chain adaptation" : "shared adaptation");
+    fmala::RunSettings settings;
+    settings.options.kind = SamplerKind::pc_line_fmala;
+    settings.chains = 64;
+    settings.warmup = 100;
+    settings.draws = 10;
+    settings.seed = 7;
+    settings.adapt_per_chain = per_chain;
+    settings.backend = fmala::Backend::cpu;
+    const fmala::SamplerRun cpu = fmala::run_sampler(*model, settings);
+    settings.backend = fmala::Backend::cuda;
+    const fmala::SamplerRun gpu = fmala::run_sampler(*model, settings);
+    ASSERT_EQ(gpu.step_size.size(), cpu.step_size.size());
+    for (size_t k = 0; k < cpu.step_size.size(); ++k) {
+      EXPECT_NEAR(gpu.step_size[k], cpu.step_size[k], 1e-6 * cpu.step_size[k]) << "chain " << k;
+    }
+    EXPECT_NEAR(gpu.accept_prob, cpu.accept_prob, 1e-6);
+  }
+}
+
+// N(0, Σ) with AR(1) ρ = 0.9 in 10 dimensions has mean 0, so each coordinate's
+// pooled mean must lie within 5 Monte Carlo standard errors of 0 (a chance
+// failure has probability about 6e-7 per coordinate).
+TEST(CudaSampling, GaussianMeansWithinFiveMcse) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+
+  const auto model = fmala::make_gaussian_model(10, Real(0.9));
+  for (const SamplerKind kind : {SamplerKind::mala, SamplerKind::pc_line_fmala}) {
+    SCOPED_TRACE(std::string(fmala::sampler_name(kind)));
+    fmala::RunSettings settings;
+    settings.options.kind = kind;
+    settings.chains = 4096;
+    settings.warmup = 300;
+    settings.draws = 250;
+    settings.seed = 11;
+    settings.backend = fmala::Backend::cuda;
+    const fmala::SamplerRun run = fmala::run_sampler(*model, settings);
+    EXPECT_GT(run.acceptance_rate, Real(0.1));
+    EXPECT_EQ(run.nonfinite_rejections, 0);
+    for (int j = 0; j < model->dim(); ++j) {
+      const fmala::diag::Summary s = fmala::diag::summarize_coordinate(
+          run.draws.values.data(), run.draws.chains, run.draws.draws, run.draws.dim, j);
+      ASSERT_TRUE(std::isfinite(s.mcse_mean)) << "coordinate " << j;
+      ASSERT_GT(s.mcse_mean, 0.0) << "coordinate " << j;
+      EXPECT_LT(std::abs(s.mean), 5 * s.mcse_mean)
+          << "coordinate " << j << ": mean " << s.mean << ", MCSE " << s.mcse_mean;
+    }
+  }
+}
+
+}  // namespace
