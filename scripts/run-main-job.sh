@@ -8,4 +8,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" "$root/build" -DFMALA_BUILD_TESTS=OFF -DFMALA_BUILD_BENCH=OFF
 cd "$root"
 exec ./build/fmala sample --model mlp --data data/concrete --chains 64 \
-  --warmup 400 --draws 200 --thin 3 --seed 1 --out runs/concrete "$@"
+  --warmup 1000 --draws 200 --thin 5 --seed 1 --out runs/concrete "$@"

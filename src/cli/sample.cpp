@@ -26,7 +26,7 @@ namespace {
 
 const char* kSampleFooter = R"(Examples:
   # The main job: a Bayesian MLP (8-50-1, ReLU) on the UCI concrete data, all six samplers
-  fmala sample --model mlp --data data/concrete --chains 64 --warmup 400 --draws 200 --thin 3 --out runs/concrete
+  fmala sample --model mlp --data data/concrete --chains 64 --warmup 1000 --draws 200 --thin 5 --out runs/concrete
 
   # The 10-D funnel (11 parameters with v), two samplers, funnel KL in summary.json
   fmala sample --target funnel --dim 11 --sampler pc-line-fmala,mala --chains 1024 --draws 2000 --out runs/f
@@ -279,7 +279,7 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--initial-step", o.initial_step, "Starting η of the adaptation (default: a per-sampler guess)");
   app.add_option("--target-accept", o.target_accept,
                  "Mean acceptance probability targeted by the adaptation (default per sampler: rwmh 0.234, "
-                 "mala 0.574, fmala 0.574, line-fmala 0.65, pc-fmala 0.3, pc-line-fmala 0.65)");
+                 "mala 0.574, fmala 0.234, line-fmala 0.65, pc-fmala 0.234, pc-line-fmala 0.65)");
   app.add_flag("--adapt-per-chain", o.adapt_per_chain, "Adapt one step size per chain instead of one shared");
   app.add_option("--seed", o.seed, "Random seed; chain k's streams depend only on (seed, k)")
       ->capture_default_str();
