@@ -12,7 +12,8 @@ struct SampleOptions {
   std::string target;  // gaussian | funnel | rosenbrock
   std::string model;   // mlp
   std::string data;
-  int dim = 10;
+  static constexpr int kDefaultDim = -2147483647;  // the target's default (gaussian 10, funnel 11, rosenbrock 2)
+  int dim = kDefaultDim;
   double rho = 0.0;
   std::vector<double> scales;
   std::vector<std::string> samplers;

@@ -47,15 +47,15 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     throw make_error("--target/--model", "give one of them, not both");
   }
   if (o.target == "gaussian") {
-    return make_gaussian_model(o.dim, o.rho, o.scales);
+    return make_gaussian_model(o.dim == SampleOptions::kDefaultDim ? 10 : o.dim, o.rho, o.scales);
   }
   if (o.target == "funnel") {
-    return make_funnel_model(o.dim);
+    return make_funnel_model(o.dim == SampleOptions::kDefaultDim ? 11 : o.dim);
   }
   if (o.target == "rosenbrock") {
-    if (o.dim != 2 && o.dim != 10) {
-      // 10 is the default of --dim, so only an explicit other value is an error.
-      throw make_error("--dim", "the rosenbrock target has 2 dimensions, got " + std::to_string(o.dim));
+    if (o.dim != SampleOptions::kDefaultDim && o.dim != 2) {
+      throw make_error("--dim", "the rosenbrock target has 2 dimensions, got " + std::to_string(o.dim),
+                       "Drop --dim or give --dim 2");
     }
     return make_rosenbrock_model();
   }
@@ -259,8 +259,9 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   add_choice(target, {"gaussian", "funnel", "rosenbrock"});
   add_choice(app.add_option("--model", o.model, "Model on data: mlp (Bayesian MLP regression)"), {"mlp"});
   app.add_option("--data", o.data, "Data directory (holding data.txt) or table file for --model mlp");
-  app.add_option("--dim", o.dim, "Number of parameters of the target; the funnel counts v (10-D funnel = 11)")
-      ->capture_default_str();
+  app.add_option("--dim", o.dim,
+                 "Number of parameters of the target, v included for the funnel (default: gaussian 10, "
+                 "funnel 11, the paper's 10-D funnel; rosenbrock 2)");
   app.add_option("--rho", o.rho, "AR(1) correlation of the gaussian target, in (-1, 1); 0 = iid")
       ->capture_default_str();
   app.add_option("--scales", o.scales, "Standard deviations of an iid gaussian target, one per dimension")

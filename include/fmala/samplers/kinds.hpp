@@ -11,8 +11,8 @@ namespace fmala {
 
 enum class SamplerKind { rwmh, mala, fmala, line_fmala, pc_fmala, pc_line_fmala };
 
-// PC-FMALA's noise: the paper's σ = η/√κ, or the reference code's σ = η/√(Dκ)
-// with drift η² d / (2κ).
+// PC-FMALA's noise: σ = η/√κ as in arXiv 2505.18081, or σ = η/√(Dκ) with
+// drift η² d / (2κ) as in that paper's reference code (SRI-CSL/fojax).
 enum class PcForm { paper, reference };
 
 struct SamplerOptions {
