@@ -1,5 +1,6 @@
 #include "fmala/targets/builtin.hpp"
 
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -84,6 +85,15 @@ std::unique_ptr<Model> make_gaussian_model(int dim, Real rho, std::vector<Real> 
   }
   if (!(rho > -1 && rho < 1)) {
     throw make_error("--rho", "must lie strictly between -1 and 1, got " + std::to_string(rho));
+  }
+  if (!scales.empty() && rho != 0) {
+    throw make_error("--scales", "cannot be combined with --rho",
+                     "The AR(1) target has unit marginal variances; drop one of the two");
+  }
+  for (Real scale : scales) {
+    if (!(scale > 0) || !std::isfinite(scale)) {
+      throw make_error("--scales", "every scale must be a positive finite number, got " + std::to_string(scale));
+    }
   }
   if (!scales.empty() && static_cast<int>(scales.size()) != dim) {
     throw make_error("--scales", "has " + std::to_string(scales.size()) + " values for " +

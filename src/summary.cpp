@@ -171,7 +171,8 @@ void write_summary_json(const std::string& path,
     j["draws_shape"] = {r.draws.chains, r.draws.draws, r.draws.dim};
     doc["samplers"].push_back(j);
   }
-  io::write_file_atomic(path, doc.dump(2) + "\n");
+  // Paths and arguments are bytes, not always UTF-8: invalid sequences become U+FFFD.
+  io::write_file_atomic(path, doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace fmala

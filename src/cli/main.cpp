@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <filesystem>
 #include <string>
 
@@ -53,6 +54,11 @@ int main(int argc, char** argv) {
     return fmala::cli::run_sample(options, command_line);
   } catch (const fmala::Error& e) {
     std::fprintf(stderr, "fmala: error: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "fmala: error: out of memory. Keep fewer draws (raise --thin), or run fewer chains or "
+                 "samplers at once\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fmala: internal error: %s\n", e.what());

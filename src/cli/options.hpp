@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,7 @@ struct SampleOptions {
   int dim = kDefaultDim;
   double rho = 0.0;
   std::vector<double> scales;
-  std::vector<std::string> samplers;
+  std::optional<std::string> sampler_list;  // comma-separated; all six when not given
   int chains = 64;
   int warmup = 1000;
   int draws = 1000;
@@ -25,7 +26,7 @@ struct SampleOptions {
   double initial_step = 0.0;
   double target_accept = 0.0;
   bool adapt_per_chain = false;
-  uint64_t seed = 1;
+  std::string seed = "1";  // checked to be a whole number in 0 .. 2^64 − 1
   std::string backend = "cpu";
   int threads = 0;
   std::string out;
@@ -41,7 +42,7 @@ struct SampleOptions {
   double noise_sd = 0.0;  // 0: learn log σ
   bool temper = false;
   int tile = 256;
-  uint64_t split_seed = 0;
+  std::string split_seed = "0";
   bool quiet = false;
   bool no_draws = false;
 };

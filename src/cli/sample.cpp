@@ -1,4 +1,8 @@
+#include <omp.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <chrono>
 #include <cmath>
@@ -11,6 +15,7 @@
 #include <fmt/core.h>
 
 #include "cli/options.hpp"
+#include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/atomic_file.hpp"
 #include "fmala/io/npy.hpp"
@@ -42,6 +47,55 @@ void add_choice(CLI::Option* option, std::vector<std::string> choices) {
   option->check(CLI::IsMember(std::move(choices)));
 }
 
+// Accepts decimal digits only, within 0 .. 2^64 − 1 (CLI11 would clamp
+// out-of-range values and wrap negative ones).
+const CLI::Validator kUnsigned64(
+    [](std::string& text) -> std::string {
+      if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+        return "must be a whole number from 0 to 18446744073709551615, got '" + text + "'";
+      }
+      errno = 0;
+      std::strtoull(text.c_str(), nullptr, 10);
+      if (errno == ERANGE) {
+        return "must be at most 18446744073709551615, got '" + text + "'";
+      }
+      return "";
+    },
+    "UINT64");
+
+const CLI::Validator kOpenUnitInterval(
+    [](std::string& text) -> std::string {
+      double x = 0;
+      if (!CLI::detail::lexical_cast(text, x) || !(x > 0 && x < 1)) {
+        return "must lie strictly between 0 and 1, got '" + text + "'";
+      }
+      return "";
+    },
+    "(0,1)");
+
+// Peak bytes of one sampler's run on the CPU: the kept draws and log-density,
+// plus about ten (C, D) work buffers.
+double estimated_run_bytes(const SampleOptions& o, int dim) {
+  const double chains = o.chains;
+  return 8.0 * chains * o.draws * (dim + 1.0) + 8.0 * 10.0 * chains * dim;
+}
+
+void check_memory(const SampleOptions& o, int dim) {
+  const double pages = static_cast<double>(sysconf(_SC_PHYS_PAGES));
+  const double page_size = static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (pages <= 0 || page_size <= 0) {
+    return;
+  }
+  const double physical = pages * page_size;
+  const double needed = estimated_run_bytes(o, dim);
+  if (needed > 0.9 * physical) {
+    throw make_error("--draws/--chains", fmt::format("a run of {} chains × {} draws × {} parameters needs about {:.1f} GiB, "
+                                                     "more than 90% of this machine's {:.1f} GiB",
+                                                     o.chains, o.draws, dim, needed / (1 << 30), physical / (1 << 30)),
+                     "Keep fewer draws (raise --thin) or run fewer chains");
+  }
+}
+
 std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_note) {
   if (!o.target.empty() && !o.model.empty()) {
     throw make_error("--target/--model", "give one of them, not both");
@@ -64,7 +118,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
       throw make_error("--data", "is required with --model mlp",
                        "Give a directory holding data.txt, e.g. --data data/concrete");
     }
-    auto data = std::make_shared<io::RegressionData>(io::load_regression_data(o.data, o.split_seed));
+    auto data = std::make_shared<io::RegressionData>(io::load_regression_data(o.data, std::stoull(o.split_seed)));
     MlpConfig config;
     config.hidden = o.hidden;
     config.activation = o.activation == "tanh" ? MlpConfig::Activation::tanh : MlpConfig::Activation::relu;
@@ -84,7 +138,19 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
 }
 
 std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
-  std::vector<std::string> names = o.samplers;
+  // Split by hand: CLI11's delimiter drops empty entries, which are mistakes.
+  std::vector<std::string> names;
+  if (o.sampler_list.has_value()) {
+    std::string rest = *o.sampler_list;
+    while (true) {
+      const size_t comma = rest.find(',');
+      names.push_back(rest.substr(0, comma));
+      if (comma == std::string::npos) {
+        break;
+      }
+      rest = rest.substr(comma + 1);
+    }
+  }
   if (names.empty()) {
     for (SamplerKind kind : kAllSamplers) {
       names.emplace_back(sampler_name(kind));
@@ -117,7 +183,15 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
   require_some(o.pc_form == "reference", "--pc-form", {SamplerKind::pc_fmala});
 
   std::vector<RunSettings> out;
-  for (const std::string& name : names) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    if (name.empty()) {
+      throw make_error("--sampler", "contains an empty name", "Separate sampler names by single commas");
+    }
+    if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), name) !=
+        names.begin() + static_cast<std::ptrdiff_t>(i)) {
+      throw make_error("--sampler", "names '" + name + "' twice", "List each sampler once");
+    }
     const auto kind = parse_sampler(name);
     if (!kind) {
       throw make_error("--sampler", "unknown sampler '" + name + "'",
@@ -135,7 +209,7 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
     s.warmup = o.warmup;
     s.draws = o.draws;
     s.thin = o.thin;
-    s.seed = o.seed;
+    s.seed = std::stoull(o.seed);
     if (o.step_size != "auto") {
       try {
         size_t used = 0;
@@ -266,10 +340,9 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   app.add_option("--scales", o.scales, "Standard deviations of an iid gaussian target, one per dimension")
       ->delimiter(',');
-  app.add_option("--sampler", o.samplers,
+  app.add_option("--sampler", o.sampler_list,
                  "Comma-separated samplers: rwmh, mala, fmala, line-fmala, pc-fmala, pc-line-fmala "
-                 "(default: all six)")
-      ->delimiter(',');
+                 "(default: all six)");
   app.add_option("--chains", o.chains, "Number of chains")->capture_default_str();
   app.add_option("--warmup", o.warmup, "Warmup transitions (step-size adaptation, or burn-in with a fixed step)")
       ->capture_default_str();
@@ -277,15 +350,19 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--thin", o.thin, "Keep every K-th transition after warmup")->capture_default_str();
   app.add_option("--step-size", o.step_size, "'auto' (dual averaging during warmup) or a fixed step size η")
       ->capture_default_str();
-  app.add_option("--initial-step", o.initial_step, "Starting η of the adaptation (default: a per-sampler guess)");
+  app.add_option("--initial-step", o.initial_step, "Starting η of the adaptation (default: a per-sampler guess)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--target-accept", o.target_accept,
                  "Mean acceptance probability targeted by the adaptation (default per sampler: rwmh 0.234, "
-                 "mala 0.574, fmala 0.234, line-fmala 0.65, pc-fmala 0.234, pc-line-fmala 0.65)");
+                 "mala 0.574, fmala 0.234, line-fmala 0.65, pc-fmala 0.234, pc-line-fmala 0.65)")
+      ->check(kOpenUnitInterval);
   app.add_flag("--adapt-per-chain", o.adapt_per_chain, "Adapt one step size per chain instead of one shared");
   app.add_option("--seed", o.seed, "Random seed; chain k's streams depend only on (seed, k)")
+      ->check(kUnsigned64)
       ->capture_default_str();
   add_choice(app.add_option("--backend", o.backend, "cpu or cuda")->capture_default_str(), {"cpu", "cuda"});
   app.add_option("--threads", o.threads, "OpenMP threads of the CPU back end (0: all cores)")
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   app.add_option("--out", o.out, "Output directory for summary.json and draws-<sampler>.npy");
   app.add_flag("--no-draws", o.no_draws, "Write summary.json only, without the draw files");
@@ -303,12 +380,19 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   add_choice(app.add_option("--activation", o.activation, "MLP activation: relu or tanh")->capture_default_str(),
              {"relu", "tanh"});
-  app.add_option("--prior-sd", o.prior_sd, "MLP prior sd of every weight and bias")->capture_default_str();
+  app.add_option("--prior-sd", o.prior_sd, "MLP prior sd of every weight and bias")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--noise-sd", o.noise_sd,
-                 "MLP fixed noise sd in standardised units (default: sample log σ)");
+                 "MLP fixed noise sd in standardised units (default: sample log σ)")
+      ->check(CLI::PositiveNumber);
   app.add_flag("--temper", o.temper, "MLP: divide the log posterior by the number of training points");
-  app.add_option("--tile", o.tile, "MLP: data points per tile")->capture_default_str();
-  app.add_option("--split-seed", o.split_seed, "Seed of the 90/10 train/test split")->capture_default_str();
+  app.add_option("--tile", o.tile, "MLP: data points per tile")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--split-seed", o.split_seed, "Seed of the 90/10 train/test split")
+      ->check(kUnsigned64)
+      ->capture_default_str();
   app.add_flag("-q,--quiet", o.quiet, "No progress bar or table");
 }
 
@@ -318,6 +402,17 @@ int run_sample(const SampleOptions& o, const std::string& command_line) {
   std::string data_note;
   std::unique_ptr<Model> model = build_model(o, &data_note);
   const std::vector<RunSettings> settings = build_settings(o, model->dim());
+  check_memory(o, model->dim());
+  if (o.backend == "cuda") {
+    std::string reason;
+    if (!cuda::device_available(&reason)) {
+      throw make_error("--backend cuda", reason, "Use --backend cpu");
+    }
+  }
+  if (o.threads > 0) {
+    // Also for the diagnostics and metrics, not only the sampler steps.
+    omp_set_num_threads(o.threads);
+  }
   if (!o.out.empty()) {
     prepare_output_directory(o.out);
   }
@@ -328,8 +423,8 @@ int run_sample(const SampleOptions& o, const std::string& command_line) {
     if (!data_note.empty()) {
       std::printf("data: %s\n", data_note.c_str());
     }
-    std::printf("chains %d, warmup %d, draws %d, thin %d, seed %llu, back end %s\n", o.chains, o.warmup,
-                o.draws, o.thin, static_cast<unsigned long long>(o.seed), o.backend.c_str());
+    std::printf("chains %d, warmup %d, draws %d, thin %d, seed %s, back end %s\n", o.chains, o.warmup,
+                o.draws, o.thin, o.seed.c_str(), o.backend.c_str());
     std::fflush(stdout);
   }
 
@@ -353,6 +448,10 @@ int run_sample(const SampleOptions& o, const std::string& command_line) {
                     d.values.data(),
                     {static_cast<size_t>(d.chains), static_cast<size_t>(d.draws), static_cast<size_t>(d.dim)});
     }
+    // The summary keeps what the table and summary.json need; the draws
+    // themselves are released so memory holds one sampler's draws at a time.
+    std::vector<Real>().swap(run->draws.values);
+    std::vector<Real>().swap(run->draws.log_density);
     runs.push_back(std::move(run));
     if (!tty && !o.quiet) {
       std::printf("%s done in %.1f s\n", summaries.back().sampler.c_str(),

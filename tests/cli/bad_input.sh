@@ -41,6 +41,21 @@ expected="--persistent";   expect_status_2 "persistent line sampler" sample --ta
 expected="--persistent";   expect_status_2 "persistent and aligned" sample --target funnel --sampler fmala --persistent --aligned
 expected="cuda";           expect_status_2 "cuda without a device" sample --target funnel --backend cuda --draws 10 --warmup 0
 
+expected="--noise-sd";     expect_status_2 "negative noise sd" sample --model mlp --data "$2/data/concrete" --noise-sd -1
+expected="--seed";         expect_status_2 "negative seed" sample --target funnel --seed -1
+expected="--seed";         expect_status_2 "seed above 2^64" sample --target funnel --seed 18446744073709551616
+expected="--threads";      expect_status_2 "negative threads" sample --target funnel --threads -1
+expected="--sampler";      expect_status_2 "empty sampler name" sample --target funnel --sampler fmala,,mala
+expected="--sampler";      expect_status_2 "duplicate sampler" sample --target funnel --sampler fmala,fmala
+expected="--scales";       expect_status_2 "negative scale" sample --target gaussian --dim 2 --scales 1,-1
+expected="--scales";       expect_status_2 "scales with rho" sample --target gaussian --dim 2 --scales 1,2 --rho 0.5
+expected="--target-accept"; expect_status_2 "target accept zero" sample --target funnel --target-accept 0
+expected="GiB";            expect_status_2 "draws beyond memory" sample --target gaussian --dim 1000 --chains 64 --draws 10000000
+expected="cuda";           expect_status_2 "cuda creates no output" sample --target funnel --backend cuda --out "$work/cuda-out"
+if [[ -e "$work/cuda-out" ]]; then
+  echo "FAIL --backend cuda created the output directory before failing"; failures=$((failures + 1))
+fi
+
 # A malformed data file names the file and the line.
 printf '1 2 3\n4 5\n' > "$work/ragged.txt"
 expected="ragged.txt";     expect_status_2 "ragged table" sample --model mlp --data "$work/ragged.txt"
@@ -51,6 +66,15 @@ echo '{"kept": true}' > "$work/run/summary.json"
 expected="--thin";         expect_status_2 "bad thin keeps old output" sample --target funnel --thin 0 --out "$work/run"
 if ! grep -q kept "$work/run/summary.json"; then
   echo "FAIL earlier summary.json was overwritten"; failures=$((failures + 1))
+fi
+
+# Arguments are bytes: a path that is not UTF-8 still gets a valid summary.json.
+odd_dir="$work/odd"$'\xff'"dir"
+if "$fmala" sample --target gaussian --dim 2 --chains 2 --warmup 5 --draws 5 --sampler rwmh -q \
+    --out "$odd_dir" 2> "$work/stderr" && [[ -s "$odd_dir/summary.json" ]]; then
+  echo "ok   non-UTF-8 output path"
+else
+  echo "FAIL non-UTF-8 output path"; cat "$work/stderr"; failures=$((failures + 1))
 fi
 
 echo "$failures failures"

@@ -63,33 +63,43 @@ struct FullScalars {
 };
 
 // log q(θ|θ*) − log q(θ*|θ) for a full-dimensional proposal.
+//
+// Evaluated with a = c/σ, a* = c*/σ* and r = σ/σ*, so that no σ² appears on
+// its own: dividing |Δ + c* u*|² by σ*² gives
+//   (a r)² + 2 a r² (u·z) + r²|z|² + 2 a* (a r (u·u*) + r (z·u*)) + a*²,
+// which stays finite for step sizes whose square underflows.
 FMALA_HD inline Real full_log_q_ratio(int dim,
                                       Real c,
                                       Real sigma,
                                       Real c_rev,
                                       Real sigma_rev,
                                       const FullScalars& s) {
-  // |Δ + c* u*|² without its σ²|z|² term.
-  const Real rest = c * c + Real(2) * c * sigma * s.dot_uz +
-                    Real(2) * c_rev * (c * s.dot_uu_rev + sigma * s.dot_zu_rev) + c_rev * c_rev;
+  const Real a = c / sigma;
+  const Real a_rev = c_rev / sigma_rev;
   if (sigma_rev == sigma) {
-    // The |z|² terms cancel exactly.
-    return -rest / (Real(2) * sigma * sigma);
+    // r = 1: the |z|² terms cancel exactly.
+    return Real(-0.5) * (a * a + Real(2) * a * s.dot_uz +
+                         Real(2) * a_rev * (a * s.dot_uu_rev + s.dot_zu_rev) + a_rev * a_rev);
   }
-  const Real ratio2 = (sigma * sigma) / (sigma_rev * sigma_rev);
-  return -static_cast<Real>(dim) * ::log(sigma_rev / sigma) +
-         Real(0.5) * s.dot_zz * (Real(1) - ratio2) - rest / (Real(2) * sigma_rev * sigma_rev);
+  const Real r = sigma / sigma_rev;
+  const Real rest = a * a * r * r + Real(2) * a * r * r * s.dot_uz +
+                    Real(2) * a_rev * (a * r * s.dot_uu_rev + r * s.dot_zu_rev) + a_rev * a_rev;
+  return static_cast<Real>(dim) * ::log(r) + Real(0.5) * s.dot_zz * (Real(1) - r * r) -
+         Real(0.5) * rest;
 }
 
-// log q(θ|θ*) − log q(θ*|θ) for a line proposal with noise ζ.
+// log q(θ|θ*) − log q(θ*|θ) for a line proposal with noise ζ, with a = c/σ,
+// a* = c*/σ* and r = σ/σ* as above: (δ + c*)/σ* = r (a + ζ) + a*.
 FMALA_HD inline Real line_log_q_ratio(Real c, Real sigma, Real c_rev, Real sigma_rev, Real zeta) {
-  const Real delta = c + sigma * zeta;
+  const Real a = c / sigma;
+  const Real a_rev = c_rev / sigma_rev;
   if (sigma_rev == sigma) {
-    return -(c + c_rev) * (Real(2) * delta + c_rev - c) / (Real(2) * sigma * sigma);
+    // −(c + c*)(2δ + c* − c)/(2σ²) with δ = c + σζ
+    return Real(-0.5) * (a + a_rev) * (a + a_rev + Real(2) * zeta);
   }
-  const Real back = delta + c_rev;
-  return -::log(sigma_rev / sigma) - back * back / (Real(2) * sigma_rev * sigma_rev) +
-         Real(0.5) * zeta * zeta;
+  const Real r = sigma / sigma_rev;
+  const Real back = r * (a + zeta) + a_rev;
+  return ::log(r) - Real(0.5) * back * back + Real(0.5) * zeta * zeta;
 }
 
 // MALA with θ* = θ + (η²/2) g + η z:
