@@ -7,5 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" "$root/build" -DFMALA_BUILD_TESTS=OFF -DFMALA_BUILD_BENCH=OFF
 cd "$root"
+# Passive waiting keeps idle OpenMP threads from spinning on a shared machine.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 exec ./build/fmala sample --model mlp --data data/concrete --chains 64 \
   --warmup 1000 --draws 200 --thin 5 --seed 1 --out runs/concrete "$@"

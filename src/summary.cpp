@@ -141,6 +141,7 @@ void write_summary_json(const std::string& path,
     j["seconds_sampling"] = r.seconds_sampling;
     j["seconds"] = r.seconds_warmup + r.seconds_sampling;
     j["seconds_per_step"] = s.seconds_per_step;
+    j["seconds_diagnostics"] = s.seconds_diagnostics;
     j["peak_memory_bytes"] = r.peak_memory_bytes;
     j["nonfinite_rejections"] = r.nonfinite_rejections;
     j["curvature_floor_hits"] = r.curvature_floor_hits;

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct Case {
   SamplerKind kind;
   double rho;
 };
+
+// Readable parameter values in test listings (and so in ctest's test names).
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << fmala::sampler_name(c.kind) << " rho " << c.rho;
+}
 
 std::string case_name(const testing::TestParamInfo<Case>& info) {
   std::string name(fmala::sampler_name(info.param.kind));
@@ -101,6 +107,8 @@ struct OptionCase {
   bool sqrt_dim;
   fmala::PcForm form;
 };
+
+void PrintTo(const OptionCase& c, std::ostream* out) { *out << c.name; }
 
 class GaussianMomentsOptions : public testing::TestWithParam<OptionCase> {};
 

@@ -21,8 +21,9 @@ struct SamplerSummary {
   double rhat_max = 0;       // over the monitored quantities
   double ess_bulk_min = 0;
   double ess_tail_min = 0;
-  double ess_per_second = 0;  // ess_bulk_min / seconds of sampling
-  double seconds_per_step = 0;
+  double ess_per_second = 0;  // ess_bulk_min / seconds of sampling after warmup
+  double seconds_per_step = 0;  // (warmup + sampling seconds) / (W + S·K)
+  double seconds_diagnostics = 0;  // time spent in summarize(), set by its caller
   int monitored = 0;          // quantities in the maxima and minima above
   Metrics metrics;
   std::vector<ParameterSummary> parameters;  // every parameter when D <= 100, else empty

@@ -113,6 +113,9 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     }
     return make_rosenbrock_model();
   }
+  if (!o.data.empty() && o.model.empty()) {
+    throw make_error("--data", "applies to --model mlp only", "Drop --data or use --model mlp");
+  }
   if (o.model == "mlp") {
     if (o.data.empty()) {
       throw make_error("--data", "is required with --model mlp",
@@ -325,6 +328,27 @@ void prepare_output_directory(const std::string& out) {
   std::filesystem::remove(probe, ec);
 }
 
+// Draw files of samplers that this run did not write stay in a reused output
+// directory; they are left alone, but named, so nobody mistakes them for this run's.
+void warn_about_other_draws(const std::string& out, const std::vector<SamplerSummary>& summaries,
+                            bool no_draws) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("draws-", 0) != 0 || entry.path().extension() != ".npy") {
+      continue;
+    }
+    bool written = false;
+    for (const SamplerSummary& s : summaries) {
+      written = written || (!no_draws && name == "draws-" + s.sampler + ".npy");
+    }
+    if (!written) {
+      std::fprintf(stderr, "fmala: warning: %s is from an earlier run, not this one\n",
+                   entry.path().string().c_str());
+    }
+  }
+}
+
 }  // namespace
 
 void add_sample_options(CLI::App& app, SampleOptions& o) {
@@ -441,7 +465,10 @@ int run_sample(const SampleOptions& o, const std::string& command_line) {
                    std::string(sampler_name(s.options.kind)).c_str(), run->step_size.front(),
                    run->target_accept);
     }
+    const auto diagnostics_start = std::chrono::steady_clock::now();
     summaries.push_back(summarize(*run, *model));
+    summaries.back().seconds_diagnostics =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - diagnostics_start).count();
     if (!o.out.empty() && !o.no_draws) {
       const Draws& d = run->draws;
       io::write_npy((std::filesystem::path(o.out) / ("draws-" + summaries.back().sampler + ".npy")).string(),
@@ -454,12 +481,14 @@ int run_sample(const SampleOptions& o, const std::string& command_line) {
     std::vector<Real>().swap(run->draws.log_density);
     runs.push_back(std::move(run));
     if (!tty && !o.quiet) {
-      std::printf("%s done in %.1f s\n", summaries.back().sampler.c_str(),
-                  runs.back()->seconds_warmup + runs.back()->seconds_sampling);
+      std::printf("%s done in %.1f s (diagnostics %.1f s)\n", summaries.back().sampler.c_str(),
+                  runs.back()->seconds_warmup + runs.back()->seconds_sampling,
+                  summaries.back().seconds_diagnostics);
       std::fflush(stdout);
     }
   }
   if (!o.out.empty()) {
+    warn_about_other_draws(o.out, summaries, o.no_draws);
     write_summary_json((std::filesystem::path(o.out) / "summary.json").string(), *model, summaries,
                        command_line);
   }
