@@ -11,7 +11,7 @@ namespace fmala::cli {
 
 struct SampleOptions {
   std::string target;  // gaussian | funnel | rosenbrock
-  std::string model;   // mlp
+  std::string model;   // mlp | logreg
   std::string data;
   static constexpr int kDefaultDim = -2147483647;  // the target's default (gaussian 10, funnel 11, rosenbrock 2)
   int dim = kDefaultDim;
@@ -43,6 +43,8 @@ struct SampleOptions {
   bool temper = false;
   int tile = 256;
   std::string split_seed = "0";
+  // logreg
+  int subset = 0;  // first N training images, 0: all
   bool quiet = false;
   bool no_draws = false;
 };

@@ -18,8 +18,10 @@
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/atomic_file.hpp"
+#include "fmala/io/classification_data.hpp"
 #include "fmala/io/npy.hpp"
 #include "fmala/io/regression_data.hpp"
+#include "fmala/model/logreg.hpp"
 #include "fmala/model/mlp.hpp"
 #include "fmala/run.hpp"
 #include "fmala/summary.hpp"
@@ -32,6 +34,9 @@ namespace {
 const char* kSampleFooter = R"(Examples:
   # The main job: a Bayesian MLP (8-50-1, ReLU) on the UCI concrete data, all six samplers
   fmala sample --model mlp --data data/concrete --chains 64 --warmup 1000 --draws 200 --thin 5 --out runs/concrete
+
+  # Bayesian multinomial logistic regression (7,850 parameters) on 1,000 Fashion-MNIST images
+  fmala sample --model logreg --data fashion-mnist --subset 1000 --sampler pc-line-fmala,mala --chains 16 --warmup 200 --draws 100
 
   # The 10-D funnel (11 parameters with v), two samplers, funnel KL in summary.json
   fmala sample --target funnel --dim 11 --sampler pc-line-fmala,mala --chains 1024 --draws 2000 --out runs/f
@@ -114,7 +119,27 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     return make_rosenbrock_model();
   }
   if (!o.data.empty() && o.model.empty()) {
-    throw make_error("--data", "applies to --model mlp only", "Drop --data or use --model mlp");
+    throw make_error("--data", "applies to --model mlp and --model logreg only",
+                     "Drop --data or give --model");
+  }
+  if (o.subset != 0 && o.model != "logreg") {
+    throw make_error("--subset", "applies to --model logreg only",
+                     "Drop --subset or use --model logreg");
+  }
+  if (o.model == "logreg") {
+    if (o.data.empty()) {
+      throw make_error("--data", "is required with --model logreg",
+                       "Give --data fashion-mnist or a directory holding the four IDX files");
+    }
+    auto data = std::make_shared<io::ClassificationData>(
+        io::load_classification_data(o.data, static_cast<size_t>(o.subset)));
+    LogisticRegressionConfig config;
+    config.prior_sd = o.prior_sd;
+    config.tile = o.tile;
+    *data_note = fmt::format("{}: {} training and {} test images, {} features, {} classes",
+                             data->source, data->n_train(), data->n_test(), data->n_features,
+                             data->n_classes);
+    return std::make_unique<LogisticRegression>(data, config);
   }
   if (o.model == "mlp") {
     if (o.data.empty()) {
@@ -137,7 +162,8 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                              o.split_seed);
     return std::make_unique<MlpRegression>(data, config);
   }
-  throw make_error("--target", "missing", "Give --target gaussian|funnel|rosenbrock or --model mlp");
+  throw make_error("--target", "missing",
+                   "Give --target gaussian|funnel|rosenbrock or --model mlp|logreg");
 }
 
 std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
@@ -355,8 +381,13 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.footer(kSampleFooter);
   auto* target = app.add_option("--target", o.target, "Analytic target: gaussian, funnel or rosenbrock");
   add_choice(target, {"gaussian", "funnel", "rosenbrock"});
-  add_choice(app.add_option("--model", o.model, "Model on data: mlp (Bayesian MLP regression)"), {"mlp"});
-  app.add_option("--data", o.data, "Data directory (holding data.txt) or table file for --model mlp");
+  add_choice(app.add_option("--model", o.model,
+                            "Model on data: mlp (Bayesian MLP regression) or logreg (Bayesian "
+                            "multinomial logistic regression)"),
+             {"mlp", "logreg"});
+  app.add_option("--data", o.data,
+                 "mlp: data directory (holding data.txt) or table file; logreg: fashion-mnist "
+                 "(the installed data set) or a directory holding the four IDX files");
   app.add_option("--dim", o.dim,
                  "Number of parameters of the target, v included for the funnel (default: gaussian 10, "
                  "funnel 11, the paper's 10-D funnel; rosenbrock 2)");
@@ -404,18 +435,23 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   add_choice(app.add_option("--activation", o.activation, "MLP activation: relu or tanh")->capture_default_str(),
              {"relu", "tanh"});
-  app.add_option("--prior-sd", o.prior_sd, "MLP prior sd of every weight and bias")
+  app.add_option("--prior-sd", o.prior_sd, "MLP and logreg: prior sd of every weight and bias")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--noise-sd", o.noise_sd,
                  "MLP fixed noise sd in standardised units (default: sample log σ)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--temper", o.temper, "MLP: divide the log posterior by the number of training points");
-  app.add_option("--tile", o.tile, "MLP: data points per tile")
+  app.add_option("--tile", o.tile, "MLP and logreg: data points per tile")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--split-seed", o.split_seed, "Seed of the 90/10 train/test split")
       ->check(kUnsigned64)
+      ->capture_default_str();
+  app.add_option("--subset", o.subset,
+                 "logreg: use the first N training images in file order (0: all); the test "
+                 "split is always complete")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_flag("-q,--quiet", o.quiet, "No progress bar or table");
 }

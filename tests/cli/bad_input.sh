@@ -36,6 +36,14 @@ expected="--rho";          expect_status_2 "rho out of range" sample --target ga
 expected="--dim";          expect_status_2 "funnel too small" sample --target funnel --dim 1
 expected="--data";         expect_status_2 "mlp without data" sample --model mlp
 expected="$work/missing";  expect_status_2 "missing data directory" sample --model mlp --data "$work/missing"
+expected="--data";         expect_status_2 "logreg without data" sample --model logreg
+expected="$work/no-idx";   expect_status_2 "missing logreg directory" sample --model logreg --data "$work/no-idx"
+expected="--subset";       expect_status_2 "negative subset" sample --model logreg --data "$2/tests/data/idx/tiny" --subset -1
+expected="--subset";       expect_status_2 "subset without logreg" sample --model mlp --data "$2/data/concrete" --subset 10
+expected="exceeds the 4 training images"; expect_status_2 "subset beyond the data" sample --model logreg --data "$2/tests/data/idx/tiny" --subset 5
+if [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
+  expected="apt-get install dataset-fashion-mnist"; expect_status_2 "fashion-mnist not installed" sample --model logreg --data fashion-mnist
+fi
 expected="--target-accept"; expect_status_2 "target accept above 1" sample --target funnel --target-accept 1.5
 expected="--persistent";   expect_status_2 "persistent line sampler" sample --target funnel --sampler line-fmala --persistent
 expected="--persistent";   expect_status_2 "persistent and aligned" sample --target funnel --sampler fmala --persistent --aligned

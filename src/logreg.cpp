@@ -1,0 +1,486 @@
+#include "fmala/model/logreg.hpp"
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fmala/ad/math.hpp"
+#include "fmala/core/error.hpp"
+
+// OpenBLAS's own controls, declared weak so that the library still links and
+// runs against any other CBLAS, where they resolve to null.
+extern "C" {
+int openblas_get_parallel(void) __attribute__((weak));
+void openblas_set_num_threads(int) __attribute__((weak));
+}
+
+namespace fmala {
+
+namespace {
+
+constexpr double kLogTwoPi = 1.83787706640934548356065947281123527;
+constexpr int kCalibrationBins = 100;
+
+// Makes each BLAS call run on the calling thread, because the products are
+// called per chain inside the OpenMP loop over chains (see MlpRegression).
+void use_serial_blas() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (openblas_get_parallel != nullptr && openblas_set_num_threads != nullptr &&
+        openblas_get_parallel() == 1) {
+      openblas_set_num_threads(1);
+    }
+  });
+}
+
+// Overwrites each row (cols) of z (rows, cols) by its softmax, shifted by the
+// row's maximum.
+void softmax_rows(int rows, int cols, Real* z) {
+  for (int n = 0; n < rows; ++n) {
+    Real* row = z + static_cast<size_t>(n) * cols;
+    const Real shift = *std::max_element(row, row + cols);
+    Real sum = 0;
+    for (int k = 0; k < cols; ++k) {
+      row[k] = std::exp(row[k] - shift);
+      sum += row[k];
+    }
+    for (int k = 0; k < cols; ++k) {
+      row[k] /= sum;
+    }
+  }
+}
+
+}  // namespace
+
+struct LogisticRegression::Scratch {
+  int rows = 0;
+  std::vector<Real> packed;  // (P, 2K): W then dW side by side, for one product
+  std::vector<Real> z;       // (rows, 2K): logits, then their derivative along u
+  std::vector<Jet<Real>> row;  // (K) one row's logits as jets
+};
+
+LogisticRegression::LogisticRegression(std::shared_ptr<const io::ClassificationData> data,
+                                       LogisticRegressionConfig config)
+    : data_(std::move(data)), config_(config) {
+  const char* where = "LogisticRegression";
+  if (!data_) {
+    throw make_error(where, "the data set is null", "Load it with load_classification_data");
+  }
+  const io::ClassificationData& d = *data_;
+  if (d.n_train() == 0 || d.n_features == 0) {
+    throw make_error(where,
+                     fmt::format("the data set has {} training rows and {} features", d.n_train(),
+                                 d.n_features),
+                     "Use a data set with at least one training row and one feature");
+  }
+  if (d.n_classes < 2) {
+    throw make_error(where, fmt::format("{} classes, expected at least 2", d.n_classes));
+  }
+  if (d.train_x.size() != d.n_train() * d.n_features ||
+      d.test_x.size() != d.n_test() * d.n_features) {
+    throw make_error(where,
+                     fmt::format("features have {} training and {} test values, expected rows "
+                                 "times {} features",
+                                 d.train_x.size(), d.test_x.size(), d.n_features));
+  }
+  for (const std::vector<int>* labels : {&d.train_y, &d.test_y}) {
+    for (size_t n = 0; n < labels->size(); ++n) {
+      if ((*labels)[n] < 0 || (*labels)[n] >= d.n_classes) {
+        throw make_error(where, fmt::format("{} label {} at index {} is outside 0..{}",
+                                            labels == &d.train_y ? "training" : "test",
+                                            (*labels)[n], n, d.n_classes - 1));
+      }
+    }
+  }
+  if (!(config_.prior_sd > 0) || !std::isfinite(config_.prior_sd)) {
+    throw make_error("prior_sd", fmt::format("must be positive and finite, got {}", config_.prior_sd));
+  }
+  if (config_.tile < 1) {
+    throw make_error("tile", fmt::format("must be at least 1, got {}", config_.tile));
+  }
+  if (config_.predictive_draws_per_chain < 1) {
+    throw make_error("predictive_draws_per_chain",
+                     fmt::format("must be at least 1, got {}", config_.predictive_draws_per_chain));
+  }
+  features_ = static_cast<int>(d.n_features);
+  classes_ = d.n_classes;
+  dim_ = features_ * classes_ + classes_;
+  use_serial_blas();
+}
+
+std::string LogisticRegression::description() const {
+  return fmt::format("logistic regression {} features, {} classes ({} parameters, {} training rows)",
+                     features_, classes_, dim_, data_->n_train());
+}
+
+std::string LogisticRegression::parameter_name(int index) const {
+  const int weights = features_ * classes_;
+  if (index >= 0 && index < weights) {
+    return fmt::format("w[{},{}]", index / classes_, index % classes_);
+  }
+  if (index >= weights && index < dim_) {
+    return fmt::format("b[{}]", index - weights);
+  }
+  return Model::parameter_name(index);
+}
+
+LogisticRegression::Scratch LogisticRegression::make_scratch(int rows) const {
+  Scratch scratch;
+  scratch.rows = rows;
+  scratch.packed.resize(static_cast<size_t>(features_) * 2 * classes_);
+  scratch.z.resize(static_cast<size_t>(rows) * 2 * classes_);
+  scratch.row.resize(static_cast<size_t>(classes_));
+  return scratch;
+}
+
+void LogisticRegression::logits(const Real* theta, const Real* direction, const double* x,
+                                int rows, Scratch& scratch) const {
+  const int k = classes_;
+  const size_t weights = static_cast<size_t>(features_) * k;
+  const Real* b = theta + weights;
+  if (direction == nullptr) {
+    // Z (rows, K) at the start of scratch.z, with row stride K.
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, k, features_, 1, x, features_,
+                theta, k, 0, scratch.z.data(), k);
+    for (int n = 0; n < rows; ++n) {
+      Real* row = scratch.z.data() + static_cast<size_t>(n) * k;
+      for (int j = 0; j < k; ++j) {
+        row[j] += b[j];
+      }
+    }
+    return;
+  }
+  // [Z | Z'] (rows, 2K) = X [W | dW] + [b | db], in one product. The caller
+  // packs [W | dW] into scratch.packed once per evaluation.
+  const Real* db = direction + weights;
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, 2 * k, features_, 1, x, features_,
+              scratch.packed.data(), 2 * k, 0, scratch.z.data(), 2 * k);
+  for (int n = 0; n < rows; ++n) {
+    Real* row = scratch.z.data() + static_cast<size_t>(n) * 2 * k;
+    for (int j = 0; j < k; ++j) {
+      row[j] += b[j];
+      row[k + j] += db[j];
+    }
+  }
+}
+
+Jet<Real> LogisticRegression::prior_jet(const Real* theta, const Real* direction,
+                                        int order) const {
+  // Σ_i log N(θ_i + t u_i; 0, s²) = -Σ (θ_i + t u_i)² / (2 s²) - D (log s + log 2π / 2).
+  double sum_tt = 0;
+  double sum_tu = 0;
+  double sum_uu = 0;
+  for (int i = 0; i < dim_; ++i) {
+    sum_tt += theta[i] * theta[i];
+    if (order >= 1) {
+      sum_tu += theta[i] * direction[i];
+    }
+    if (order >= 2) {
+      sum_uu += direction[i] * direction[i];
+    }
+  }
+  const Real inv_var = Real(1) / (config_.prior_sd * config_.prior_sd);
+  return Jet<Real>(
+      -0.5 * sum_tt * inv_var - dim_ * (std::log(config_.prior_sd) + 0.5 * kLogTwoPi),
+      -sum_tu * inv_var, -sum_uu * inv_var);
+}
+
+Jet<Real> LogisticRegression::chain_jet(const Real* theta, const Real* direction, int order,
+                                        Scratch& scratch) const {
+  const io::ClassificationData& data = *data_;
+  const size_t n_train = data.n_train();
+  const int k = classes_;
+  if (order >= 1) {
+    for (int i = 0; i < features_; ++i) {
+      const size_t from = static_cast<size_t>(i) * k;
+      Real* to = scratch.packed.data() + 2 * from;
+      std::copy(theta + from, theta + from + k, to);
+      std::copy(direction + from, direction + from + k, to + k);
+    }
+  }
+  const int stride = order >= 1 ? 2 * k : k;
+  Jet<Real> sum(0);
+  for (size_t start = 0; start < n_train; start += static_cast<size_t>(scratch.rows)) {
+    const int rows = static_cast<int>(std::min<size_t>(scratch.rows, n_train - start));
+    logits(theta, order >= 1 ? direction : nullptr, data.train_x.data() + start * features_, rows,
+           scratch);
+    for (int n = 0; n < rows; ++n) {
+      const Real* z = scratch.z.data() + static_cast<size_t>(n) * stride;
+      for (int j = 0; j < k; ++j) {
+        // The logits are linear in θ, so their second derivative along u is 0.
+        scratch.row[j] = Jet<Real>(z[j], order >= 1 ? z[k + j] : Real(0), Real(0));
+      }
+      const int y = data.train_y[start + static_cast<size_t>(n)];
+      sum += scratch.row[y] - log_sum_exp(scratch.row.data(), k);
+    }
+  }
+  return sum + prior_jet(theta, direction, order);
+}
+
+void LogisticRegression::jet(int chains, const Real* theta, const Real* direction, int order,
+                             Real* f, Real* d, Real* h) const {
+  if (order < 0 || order > 2) {
+    throw make_error("LogisticRegression::jet",
+                     "order must be 0, 1 or 2, got " + std::to_string(order));
+  }
+  const size_t dim = static_cast<size_t>(dim_);
+  const int rows =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
+#pragma omp parallel
+  {
+    Scratch scratch = make_scratch(rows);
+#pragma omp for schedule(static)
+    for (int c = 0; c < chains; ++c) {
+      const Real* u = order >= 1 ? direction + c * dim : nullptr;
+      const Jet<Real> y = chain_jet(theta + c * dim, u, order, scratch);
+      f[c] = y.val;
+      if (order >= 1) {
+        d[c] = y.d;
+      }
+      if (order >= 2) {
+        h[c] = y.d2;
+      }
+    }
+  }
+}
+
+// Reverse mode, tile by tile: with Δ (rows, K) = onehot(y) - softmax(Z), the
+// log-likelihood's gradient is Xᵀ Δ for W and the column sums of Δ for b.
+Real LogisticRegression::chain_gradient(const Real* theta, Real* g, Scratch& scratch) const {
+  const io::ClassificationData& data = *data_;
+  const size_t n_train = data.n_train();
+  const int k = classes_;
+  const size_t weights = static_cast<size_t>(features_) * k;
+  std::fill(g, g + dim_, Real(0));
+  Real* gb = g + weights;
+  double log_likelihood = 0;
+  for (size_t start = 0; start < n_train; start += static_cast<size_t>(scratch.rows)) {
+    const int rows = static_cast<int>(std::min<size_t>(scratch.rows, n_train - start));
+    const double* x = data.train_x.data() + start * features_;
+    logits(theta, nullptr, x, rows, scratch);
+    for (int n = 0; n < rows; ++n) {
+      Real* row = scratch.z.data() + static_cast<size_t>(n) * k;
+      const int y = data.train_y[start + static_cast<size_t>(n)];
+      const Real shift = *std::max_element(row, row + k);
+      // log softmax(z)_y = (z_y - shift) - log Σ exp(z - shift), from z_y
+      // itself because exp(z_y - shift) can underflow to 0.
+      const Real shifted_y = row[y] - shift;
+      Real sum = 0;
+      for (int j = 0; j < k; ++j) {
+        row[j] = std::exp(row[j] - shift);
+        sum += row[j];
+      }
+      log_likelihood += shifted_y - std::log(sum);
+      for (int j = 0; j < k; ++j) {
+        row[j] = (j == y ? Real(1) : Real(0)) - row[j] / sum;
+        gb[j] += row[j];
+      }
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, features_, k, rows, 1, x, features_,
+                scratch.z.data(), k, 1, g, k);
+  }
+  const Real inv_var = Real(1) / (config_.prior_sd * config_.prior_sd);
+  for (int i = 0; i < dim_; ++i) {
+    g[i] -= theta[i] * inv_var;
+  }
+  return log_likelihood + prior_jet(theta, nullptr, 0).val;
+}
+
+void LogisticRegression::gradient(int chains, const Real* theta, Real* f, Real* g) const {
+  const size_t dim = static_cast<size_t>(dim_);
+  const int rows =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
+#pragma omp parallel
+  {
+    Scratch scratch = make_scratch(rows);
+#pragma omp for schedule(static)
+    for (int c = 0; c < chains; ++c) {
+      f[c] = chain_gradient(theta + c * dim, g + c * dim, scratch);
+    }
+  }
+}
+
+void LogisticRegression::predict(const Real* theta, const double* x, size_t rows,
+                                 double* probabilities) const {
+  if (rows == 0) {
+    return;
+  }
+  const size_t tile = std::min<size_t>(static_cast<size_t>(config_.tile), rows);
+  Scratch scratch = make_scratch(static_cast<int>(tile));
+  const size_t k = static_cast<size_t>(classes_);
+  for (size_t start = 0; start < rows; start += tile) {
+    const int count = static_cast<int>(std::min(tile, rows - start));
+    logits(theta, nullptr, x + start * features_, count, scratch);
+    softmax_rows(count, classes_, scratch.z.data());
+    std::copy(scratch.z.data(), scratch.z.data() + count * k, probabilities + start * k);
+  }
+}
+
+namespace {
+
+// Accuracy, NLL, ECE and Brier score of predictive probabilities p (rows, K)
+// against labels y.
+struct Scores {
+  double accuracy = 0;
+  double nll = 0;
+  double ece = 0;
+  double brier = 0;
+};
+
+Scores score_probabilities(const std::vector<double>& p, const std::vector<int>& y, int k) {
+  const size_t rows = y.size();
+  Scores scores;
+  std::vector<double> bin_count(kCalibrationBins, 0.0);
+  std::vector<double> bin_correct(kCalibrationBins, 0.0);
+  std::vector<double> bin_confidence(kCalibrationBins, 0.0);
+  for (size_t n = 0; n < rows; ++n) {
+    const double* row = p.data() + n * static_cast<size_t>(k);
+    const int predicted = static_cast<int>(std::max_element(row, row + k) - row);
+    const double confidence = row[predicted];
+    const bool correct = predicted == y[n];
+    scores.accuracy += correct ? 1.0 : 0.0;
+    scores.nll -= std::log(row[y[n]]);
+    for (int j = 0; j < k; ++j) {
+      const double error = row[j] - (j == y[n] ? 1.0 : 0.0);
+      scores.brier += error * error;
+    }
+    const int bin = std::min(kCalibrationBins - 1,
+                             static_cast<int>(confidence * static_cast<double>(kCalibrationBins)));
+    bin_count[bin] += 1;
+    bin_correct[bin] += correct ? 1.0 : 0.0;
+    bin_confidence[bin] += confidence;
+  }
+  const double total = static_cast<double>(rows);
+  for (int b = 0; b < kCalibrationBins; ++b) {
+    if (bin_count[b] > 0) {
+      // (n_b / N) |acc_b - conf_b| = |correct_b - Σ conf_b| / N.
+      scores.ece += std::abs(bin_correct[b] - bin_confidence[b]) / total;
+    }
+  }
+  scores.accuracy /= total;
+  scores.nll /= total;
+  scores.brier /= total;
+  return scores;
+}
+
+}  // namespace
+
+Metrics LogisticRegression::metrics(const Draws& draws) const {
+  if (draws.dim != dim_) {
+    throw make_error("LogisticRegression::metrics",
+                     "draws have " + std::to_string(draws.dim) + " parameters, the model has " +
+                         std::to_string(dim_),
+                     "Pass draws sampled from this model");
+  }
+  if (draws.chains <= 0 || draws.draws <= 0) {
+    return {};
+  }
+  const size_t expected =
+      static_cast<size_t>(draws.chains) * static_cast<size_t>(draws.draws) * draws.dim;
+  if (draws.values.size() != expected) {
+    throw make_error("LogisticRegression::metrics",
+                     "draws.values has " + std::to_string(draws.values.size()) +
+                         " entries, expected chains * draws * dim = " + std::to_string(expected));
+  }
+  const int per_chain = std::min(draws.draws, config_.predictive_draws_per_chain);
+  std::vector<const Real*> selected;
+  selected.reserve(static_cast<size_t>(draws.chains) * per_chain);
+  for (int c = 0; c < draws.chains; ++c) {
+    for (int s = draws.draws - per_chain; s < draws.draws; ++s) {
+      selected.push_back(draws.at(c, s));
+    }
+  }
+  const size_t count = selected.size();
+
+  // The draws are split into at most kGroups contiguous groups, a number that
+  // does not depend on the thread count. Each group is summed by one thread in
+  // draw order and the groups are added in order, so the metrics are the same
+  // for any thread count. A group evaluates kBatch draws per product, X times
+  // [W_1 | ... | W_kBatch], which uses the BLAS far better than one draw's
+  // (P, K) matrix. Rows go in chunks of kChunk, which bounds the partial sums
+  // at kGroups · kChunk · K doubles (5 MiB for K = 10).
+  constexpr size_t kGroups = 64;
+  constexpr size_t kBatch = 16;
+  constexpr size_t kChunk = 1024;
+  const size_t groups = std::min(kGroups, count);
+  const size_t p = static_cast<size_t>(features_);
+  const size_t k = static_cast<size_t>(classes_);
+  const size_t weights = p * k;
+
+  const auto mean_probabilities = [&](const std::vector<double>& x, size_t n_rows) {
+    std::vector<double> mean(n_rows * k, 0.0);
+    for (size_t first = 0; first < n_rows; first += kChunk) {
+      const size_t rows = std::min(kChunk, n_rows - first);
+      const double* xc = x.data() + first * p;
+      std::vector<std::vector<double>> partial(groups, std::vector<double>(rows * k, 0.0));
+#pragma omp parallel
+      {
+        std::vector<double> packed(p * k * kBatch);
+        std::vector<double> z(rows * k * kBatch);
+#pragma omp for schedule(dynamic)
+        for (size_t group = 0; group < groups; ++group) {
+          const size_t begin = group * count / groups;
+          const size_t end = (group + 1) * count / groups;
+          for (size_t m0 = begin; m0 < end; m0 += kBatch) {
+            const size_t batch = std::min(kBatch, end - m0);
+            const size_t width = batch * k;
+            for (size_t i = 0; i < p; ++i) {
+              for (size_t m = 0; m < batch; ++m) {
+                std::copy(selected[m0 + m] + i * k, selected[m0 + m] + (i + 1) * k,
+                          packed.data() + i * width + m * k);
+              }
+            }
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows),
+                        static_cast<int>(width), features_, 1, xc, features_, packed.data(),
+                        static_cast<int>(width), 0, z.data(), static_cast<int>(width));
+            std::vector<double>& sums = partial[group];
+            for (size_t n = 0; n < rows; ++n) {
+              for (size_t m = 0; m < batch; ++m) {
+                Real* row = z.data() + n * width + m * k;
+                const Real* b = selected[m0 + m] + weights;
+                for (size_t j = 0; j < k; ++j) {
+                  row[j] += b[j];
+                }
+                softmax_rows(1, classes_, row);
+                for (size_t j = 0; j < k; ++j) {
+                  sums[n * k + j] += row[j];
+                }
+              }
+            }
+          }
+        }
+      }
+      for (size_t group = 0; group < groups; ++group) {
+        for (size_t i = 0; i < rows * k; ++i) {
+          mean[first * k + i] += partial[group][i];
+        }
+      }
+    }
+    for (double& value : mean) {
+      value /= static_cast<double>(count);
+    }
+    return mean;
+  };
+
+  Metrics out;
+  if (data_->n_test() > 0) {
+    const Scores test =
+        score_probabilities(mean_probabilities(data_->test_x, data_->n_test()), data_->test_y,
+                            classes_);
+    out["accuracy"] = test.accuracy;
+    out["nll"] = test.nll;
+    out["ece"] = test.ece;
+    out["brier"] = test.brier;
+  }
+  const Scores train = score_probabilities(mean_probabilities(data_->train_x, data_->n_train()),
+                                           data_->train_y, classes_);
+  out["train_accuracy"] = train.accuracy;
+  return out;
+}
+
+}  // namespace fmala
