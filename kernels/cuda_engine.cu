@@ -26,7 +26,7 @@ namespace fmala::cuda_detail {
 namespace {
 
 constexpr int kMatrixBuffers = 7;
-constexpr int kScalarBuffers = 16;
+constexpr int kScalarBuffers = 20;
 
 // ---- per-chain functors: thread k works on chain k only ---------------------------------
 
@@ -40,6 +40,17 @@ struct ProposeChain {
   ChainBuffers b;
   StepContext ctx;
   __device__ void operator()(int k) const { phase_propose(b, ctx, k); }
+};
+
+struct LeapfrogPositionChain {
+  ChainBuffers b;
+  bool first;
+  __device__ void operator()(int k) const { phase_leapfrog_position(b, k, first); }
+};
+
+struct LeapfrogMomentumChain {
+  ChainBuffers b;
+  __device__ void operator()(int k) const { phase_leapfrog_momentum(b, k); }
 };
 
 struct AcceptChain {
@@ -165,7 +176,7 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
   const size_t cd = static_cast<size_t>(chains_) * dim_;
   const bool mala = options_.kind == SamplerKind::mala;
   const bool needs_tangent_prop = has_reverse_tangent(options_);
-  const bool needs_noise = !is_line(options_.kind);
+  const bool needs_noise = !is_line(options_.kind) && options_.kind != SamplerKind::line_hmc;
   matrices_ = DeviceArray<Real>(cd * kMatrixBuffers, stream_.get());
   Real* m = matrices_.data();
   b_.chains = chains_;
@@ -186,7 +197,8 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
   Real** fields[kScalarBuffers] = {
       &b_.f,          &b_.d,          &b_.h,           &b_.f_prop,         &b_.d_prop, &b_.h_prop,
       &b_.step_size,  &b_.coef_c,     &b_.coef_sigma,  &b_.zeta,           &b_.dot_uz, &b_.dot_zz,
-      &b_.dot_uu_rev, &b_.dot_zu_rev, &b_.accept_prob, &b_.accept_prob_sum};
+      &b_.dot_uu_rev, &b_.dot_zu_rev, &b_.accept_prob, &b_.accept_prob_sum, &b_.line_t,
+      &b_.momentum,   &b_.kinetic_start, &b_.leapfrog_step};
   for (int i = 0; i < kScalarBuffers; ++i) {
     *fields[i] = s + i * c;
   }
@@ -319,6 +331,10 @@ void CudaEngine::evaluate_proposal() {
 }
 
 void CudaEngine::step(const StepContext& ctx, bool adapting) {
+  if (options_.kind == SamplerKind::line_hmc) {
+    step_line_hmc(ctx, adapting);
+    return;
+  }
   const ChainBuffers b = b_;
   if (needs_current_jet(options_)) {
     for_each_chain(PrepareChain{b, ctx}, "phase_prepare");
@@ -326,6 +342,19 @@ void CudaEngine::step(const StepContext& ctx, bool adapting) {
   }
   for_each_chain(ProposeChain{b, ctx}, "phase_propose");
   evaluate_proposal();
+  for_each_chain(AcceptChain{b, ctx, adapting}, "phase_accept");
+}
+
+// L leapfrog steps along one tangent, as CpuEngine::step_line_hmc: L + 1 jets.
+void CudaEngine::step_line_hmc(const StepContext& ctx, bool adapting) {
+  const ChainBuffers b = b_;
+  for_each_chain(PrepareChain{b, ctx}, "phase_prepare");
+  evaluate_current();
+  for (int step = 0; step < options_.leapfrog_steps; ++step) {
+    for_each_chain(LeapfrogPositionChain{b, step == 0}, "phase_leapfrog_position");
+    evaluate_proposal();
+    for_each_chain(LeapfrogMomentumChain{b}, "phase_leapfrog_momentum");
+  }
   for_each_chain(AcceptChain{b, ctx, adapting}, "phase_accept");
 }
 

@@ -54,6 +54,7 @@ class CudaEngine {
   void gradient(const Real* theta, Real* f, Real* g);
   void evaluate_current();
   void evaluate_proposal();
+  void step_line_hmc(const StepContext& ctx, bool adapting);
   // Copies n values from the device to the host and waits for the copy.
   template <class T>
   void copy_to_host(const T* device, size_t n, T* host);

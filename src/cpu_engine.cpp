@@ -9,7 +9,7 @@ namespace fmala {
 
 namespace {
 constexpr int kMatrixBuffers = 7;
-constexpr int kScalarBuffers = 17;
+constexpr int kScalarBuffers = 20;
 }  // namespace
 
 CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed)
@@ -23,7 +23,7 @@ CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chai
   const bool mala = options_.kind == SamplerKind::mala;
   // Only the buffers a sampler uses are allocated; the others stay null.
   const bool needs_tangent_prop = has_reverse_tangent(options_);
-  const bool needs_noise = !is_line(options_.kind);
+  const bool needs_noise = !is_line(options_.kind) && options_.kind != SamplerKind::line_hmc;
   matrices_.assign(cd * kMatrixBuffers, Real(0));
   Real* m = matrices_.data();
   b_.chains = chains_;
@@ -41,15 +41,13 @@ CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chai
   const size_t c = static_cast<size_t>(chains_);
   scalars_.assign(c * kScalarBuffers, Real(0));
   Real* s = scalars_.data();
-  Real** fields[kScalarBuffers] = {&b_.f,          &b_.d,          &b_.h,          &b_.f_prop,
-                                   &b_.d_prop,     &b_.h_prop,     &b_.step_size,  &b_.coef_c,
-                                   &b_.coef_sigma, &b_.zeta,       &b_.dot_uz,     &b_.dot_zz,
-                                   &b_.dot_uu_rev, &b_.dot_zu_rev, &b_.accept_prob,
-                                   &b_.accept_prob_sum, nullptr};
+  Real** fields[kScalarBuffers] = {
+      &b_.f,          &b_.d,          &b_.h,           &b_.f_prop,          &b_.d_prop,
+      &b_.h_prop,     &b_.step_size,  &b_.coef_c,      &b_.coef_sigma,      &b_.zeta,
+      &b_.dot_uz,     &b_.dot_zz,     &b_.dot_uu_rev,  &b_.dot_zu_rev,      &b_.accept_prob,
+      &b_.accept_prob_sum, &b_.line_t, &b_.momentum,   &b_.kinetic_start,   &b_.leapfrog_step};
   for (int i = 0; i < kScalarBuffers; ++i) {
-    if (fields[i]) {
-      *fields[i] = s + i * c;
-    }
+    *fields[i] = s + i * c;
   }
   counts_.assign(c * 3, 0);
   b_.n_accepted = counts_.data();
@@ -115,6 +113,10 @@ void CpuEngine::evaluate_proposal() {
 }
 
 void CpuEngine::step(const StepContext& ctx, bool adapting) {
+  if (options_.kind == SamplerKind::line_hmc) {
+    step_line_hmc(ctx, adapting);
+    return;
+  }
   const ChainBuffers b = b_;
   if (needs_current_jet(options_)) {
 #pragma omp parallel for schedule(static) if (parallel_)
@@ -128,6 +130,32 @@ void CpuEngine::step(const StepContext& ctx, bool adapting) {
     phase_propose(b, ctx, k);
   }
   evaluate_proposal();
+#pragma omp parallel for schedule(static) if (parallel_)
+  for (int k = 0; k < chains_; ++k) {
+    phase_accept(b, ctx, k, adapting);
+  }
+}
+
+// L leapfrog steps along one tangent: L + 1 jets, all along u.
+void CpuEngine::step_line_hmc(const StepContext& ctx, bool adapting) {
+  const ChainBuffers b = b_;
+#pragma omp parallel for schedule(static) if (parallel_)
+  for (int k = 0; k < chains_; ++k) {
+    phase_prepare(b, ctx, k);
+  }
+  evaluate_current();
+  for (int step = 0; step < options_.leapfrog_steps; ++step) {
+    const bool first = step == 0;
+#pragma omp parallel for schedule(static) if (parallel_)
+    for (int k = 0; k < chains_; ++k) {
+      phase_leapfrog_position(b, k, first);
+    }
+    evaluate_proposal();
+#pragma omp parallel for schedule(static) if (parallel_)
+    for (int k = 0; k < chains_; ++k) {
+      phase_leapfrog_momentum(b, k);
+    }
+  }
 #pragma omp parallel for schedule(static) if (parallel_)
   for (int k = 0; k < chains_; ++k) {
     phase_accept(b, ctx, k, adapting);

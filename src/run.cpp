@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -31,7 +32,8 @@ Real default_initial_step(SamplerKind kind, int dim) {
     case SamplerKind::pc_fmala: return Real(1) / root_d;
     case SamplerKind::mala: return Real(1) / std::pow(static_cast<Real>(dim), Real(1.0 / 6.0));
     case SamplerKind::line_fmala:
-    case SamplerKind::pc_line_fmala: return Real(1);
+    case SamplerKind::pc_line_fmala:
+    case SamplerKind::line_hmc: return Real(1);
   }
   return Real(0.1);
 }
@@ -74,6 +76,26 @@ void validate(const RunSettings& s, int dim) {
   if (s.options.persistent && s.options.aligned) {
     throw make_error("--persistent", "cannot be combined with --aligned",
                      "Together they would keep one tangent for the whole run");
+  }
+  const SamplerOptions defaults;
+  if (kind == SamplerKind::line_hmc) {
+    if (s.options.leapfrog_steps < 1 || s.options.leapfrog_steps > 1000) {
+      throw make_error("--leapfrog-steps",
+                       "must lie between 1 and 1000, got " + std::to_string(s.options.leapfrog_steps));
+    }
+    if (!(s.options.jitter >= 0 && s.options.jitter < 1)) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", static_cast<double>(s.options.jitter));
+      throw make_error("--jitter", std::string("must lie in [0, 1), got ") + value,
+                       "Use 0 for a fixed leapfrog step, or a fraction such as 0.2");
+    }
+  } else {
+    if (s.options.leapfrog_steps != defaults.leapfrog_steps) {
+      throw make_error("--leapfrog-steps", "applies to line-hmc only, not " + name);
+    }
+    if (s.options.jitter != defaults.jitter) {
+      throw make_error("--jitter", "applies to line-hmc only, not " + name);
+    }
   }
   if (!(s.options.curvature_floor >= 0)) {
     throw make_error("--curvature-floor", "must be 0 or more");

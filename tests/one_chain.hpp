@@ -40,6 +40,10 @@ struct OneChain {
     b.dot_zu_rev = s + 13;
     b.accept_prob = s + 14;
     b.accept_prob_sum = s + 15;
+    b.line_t = s + 16;
+    b.momentum = s + 17;
+    b.kinetic_start = s + 18;
+    b.leapfrog_step = s + 19;
     b.n_accepted = counters.data();
     b.n_nonfinite = counters.data() + 1;
     b.n_floor = counters.data() + 2;

@@ -4,7 +4,7 @@
 //
 // Tolerance: with the MCSE estimated from the draws (bulk ESS over 256
 // chains), a correct sampler misses one check by more than 5 MCSE with
-// probability about 6e-7; with 2 × 10 checks per run and 12 runs, the chance of
+// probability about 6e-7; with 2 × 10 checks per run and 14 runs, the chance of
 // a spurious failure stays below 2e-4. The variance is checked as the mean of
 // x², whose true value is 1 because every coordinate has mean 0 and
 // marginal variance 1. The seeds are fixed, so a passing run stays passing.
@@ -98,7 +98,7 @@ std::vector<Case> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(AllSamplers, GaussianMoments, testing::ValuesIn(all_cases()), case_name);
 
-// The options of the forward samplers are exact kernels too.
+// The options of the forward samplers and of Line-HMC are exact kernels too.
 struct OptionCase {
   const char* name;
   SamplerKind kind;
@@ -106,6 +106,8 @@ struct OptionCase {
   bool persistent;
   bool sqrt_dim;
   fmala::PcForm form;
+  int leapfrog_steps;
+  double jitter;
 };
 
 void PrintTo(const OptionCase& c, std::ostream* out) { *out << c.name; }
@@ -126,6 +128,8 @@ TEST_P(GaussianMomentsOptions, WithinFiveMcse) {
   s.options.persistent = c.persistent;
   s.options.sqrt_dim = c.sqrt_dim;
   s.options.pc_form = c.form;
+  s.options.leapfrog_steps = c.leapfrog_steps;
+  s.options.jitter = c.jitter;
   s.chains = 256;
   s.warmup = 1000;
   s.draws = 1000;
@@ -150,15 +154,24 @@ INSTANTIATE_TEST_SUITE_P(
     ForwardOptions,
     GaussianMomentsOptions,
     testing::Values(
-        OptionCase{"fmala_aligned", SamplerKind::fmala, true, false, false, fmala::PcForm::paper},
-        OptionCase{"fmala_persistent", SamplerKind::fmala, false, true, false, fmala::PcForm::paper},
-        OptionCase{"fmala_sqrt_dim", SamplerKind::fmala, false, false, true, fmala::PcForm::paper},
-        OptionCase{"pc_fmala_aligned", SamplerKind::pc_fmala, true, false, false, fmala::PcForm::paper},
-        OptionCase{"pc_fmala_persistent", SamplerKind::pc_fmala, false, true, false, fmala::PcForm::paper},
+        OptionCase{"fmala_aligned", SamplerKind::fmala, true, false, false,
+                   fmala::PcForm::paper, 8, 0.0},
+        OptionCase{"fmala_persistent", SamplerKind::fmala, false, true, false,
+                   fmala::PcForm::paper, 8, 0.0},
+        OptionCase{"fmala_sqrt_dim", SamplerKind::fmala, false, false, true,
+                   fmala::PcForm::paper, 8, 0.0},
+        OptionCase{"pc_fmala_aligned", SamplerKind::pc_fmala, true, false, false,
+                   fmala::PcForm::paper, 8, 0.0},
+        OptionCase{"pc_fmala_persistent", SamplerKind::pc_fmala, false, true, false,
+                   fmala::PcForm::paper, 8, 0.0},
         OptionCase{"pc_fmala_reference", SamplerKind::pc_fmala, false, false, false,
-                   fmala::PcForm::reference},
+                   fmala::PcForm::reference, 8, 0.0},
         OptionCase{"line_fmala_sqrt_dim", SamplerKind::line_fmala, false, false, true,
-                   fmala::PcForm::paper}),
+                   fmala::PcForm::paper, 8, 0.0},
+        OptionCase{"line_hmc_one_step", SamplerKind::line_hmc, false, false, false,
+                   fmala::PcForm::paper, 1, 0.0},
+        OptionCase{"line_hmc_jitter", SamplerKind::line_hmc, false, false, false,
+                   fmala::PcForm::paper, 8, 0.5}),
     option_case_name);
 
 // The funnel and the Rosenbrock banana run to the end with finite summaries.

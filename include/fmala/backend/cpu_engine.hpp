@@ -29,6 +29,7 @@ class CpuEngine {
  private:
   void evaluate_current();
   void evaluate_proposal();
+  void step_line_hmc(const StepContext& ctx, bool adapting);
 
   const Model& model_;
   SamplerOptions options_;

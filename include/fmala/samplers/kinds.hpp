@@ -1,5 +1,5 @@
 #pragma once
-// The six samplers and their options.
+// The seven samplers and their options.
 
 #include <optional>
 #include <string>
@@ -9,7 +9,7 @@
 
 namespace fmala {
 
-enum class SamplerKind { rwmh, mala, fmala, line_fmala, pc_fmala, pc_line_fmala };
+enum class SamplerKind { rwmh, mala, fmala, line_fmala, pc_fmala, pc_line_fmala, line_hmc };
 
 // PC-FMALA's noise: σ = η/√κ as in arXiv 2505.18081, or σ = η/√(Dκ) with
 // drift η² d / (2κ) as in that paper's reference code (SRI-CSL/fojax).
@@ -22,11 +22,22 @@ struct SamplerOptions {
   bool persistent = false;  // keep (θ, u, f, d, h) as the state: one jet per step (FMALA and PC-FMALA)
   PcForm pc_form = PcForm::paper;
   Real curvature_floor = Real(1e-6);  // κ = max(|h|, floor); 0 reproduces the reference code
+  int leapfrog_steps = 8;  // L leapfrog steps per transition (Line-HMC only), 1 to 1000
+  // Line-HMC leapfrog step ε = η (1 + jitter (2U − 1)) with U ~ U(0, 1); 0 keeps ε = η. In [0, 1).
+  Real jitter = 0;
 };
 
-inline constexpr SamplerKind kAllSamplers[] = {SamplerKind::rwmh,       SamplerKind::mala,
-                                               SamplerKind::fmala,      SamplerKind::line_fmala,
-                                               SamplerKind::pc_fmala,   SamplerKind::pc_line_fmala};
+// Every sampler of the library.
+inline constexpr SamplerKind kAllSamplers[] = {
+    SamplerKind::rwmh,     SamplerKind::mala,          SamplerKind::fmala,   SamplerKind::line_fmala,
+    SamplerKind::pc_fmala, SamplerKind::pc_line_fmala, SamplerKind::line_hmc};
+
+// The samplers a run uses when none is named: the four forward samplers of
+// arXiv 2505.18081 and the RWMH and MALA baselines. Line-HMC, whose step costs
+// L + 1 jets, runs only when named.
+inline constexpr SamplerKind kDefaultSamplers[] = {SamplerKind::rwmh,       SamplerKind::mala,
+                                                   SamplerKind::fmala,      SamplerKind::line_fmala,
+                                                   SamplerKind::pc_fmala,   SamplerKind::pc_line_fmala};
 
 inline std::string_view sampler_name(SamplerKind kind) {
   switch (kind) {
@@ -36,6 +47,7 @@ inline std::string_view sampler_name(SamplerKind kind) {
     case SamplerKind::line_fmala: return "line-fmala";
     case SamplerKind::pc_fmala: return "pc-fmala";
     case SamplerKind::pc_line_fmala: return "pc-line-fmala";
+    case SamplerKind::line_hmc: return "line-hmc";
   }
   return "unknown";
 }
@@ -49,10 +61,13 @@ inline std::optional<SamplerKind> parse_sampler(std::string_view name) {
   return std::nullopt;
 }
 
+// Samplers that evaluate forward-mode jets along a tangent u.
 FMALA_HD constexpr bool is_forward(SamplerKind k) {
   return k == SamplerKind::fmala || k == SamplerKind::line_fmala || k == SamplerKind::pc_fmala ||
-         k == SamplerKind::pc_line_fmala;
+         k == SamplerKind::pc_line_fmala || k == SamplerKind::line_hmc;
 }
+// The Line-FMALA proposals θ* = θ + δu with δ = c + σζ. Line-HMC also moves
+// along u but by a leapfrog trajectory, so it is not one of them.
 FMALA_HD constexpr bool is_line(SamplerKind k) {
   return k == SamplerKind::line_fmala || k == SamplerKind::pc_line_fmala;
 }
@@ -70,6 +85,7 @@ FMALA_HD constexpr int jet_order(SamplerKind k) { return is_preconditioned(k) ? 
 // PC-FMALA's acceptance also has a ceiling below 1 even as η → 0 (forward and
 // reverse curvatures come from different tangents), which 0.234 stays under.
 // The line samplers' ESS was flat between 0.574 and 0.8; 0.65 sits inside.
+// Line-HMC uses the default of Stan's HMC samplers, 0.8.
 inline Real default_target_accept(SamplerKind kind) {
   switch (kind) {
     case SamplerKind::rwmh: return Real(0.234);
@@ -78,6 +94,7 @@ inline Real default_target_accept(SamplerKind kind) {
     case SamplerKind::line_fmala: return Real(0.65);
     case SamplerKind::pc_fmala: return Real(0.234);
     case SamplerKind::pc_line_fmala: return Real(0.65);
+    case SamplerKind::line_hmc: return Real(0.8);
   }
   return Real(0.574);
 }

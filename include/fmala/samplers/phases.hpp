@@ -10,6 +10,10 @@
 // Phases 1, 3 and 5 are the functions below, called once per chain k by an
 // OpenMP loop on the CPU and by one GPU thread per chain with CUDA. They read
 // and write chain k's slices only, so chains never depend on each other.
+//
+// Line-HMC replaces phases 3 and 4 by L leapfrog steps along u. Each step is
+// a position update (phase_leapfrog_position), a jet at θ + t u and a momentum
+// update (phase_leapfrog_momentum), as step_line_hmc in each back end runs them.
 
 #include <math.h>
 
@@ -49,6 +53,10 @@ struct ChainBuffers {
   Real* dot_zz = nullptr;
   Real* dot_uu_rev = nullptr;
   Real* dot_zu_rev = nullptr;
+  Real* line_t = nullptr;         // Line-HMC position t along u; θ* = θ + t u
+  Real* momentum = nullptr;       // Line-HMC momentum p, NaN once the trajectory diverged
+  Real* kinetic_start = nullptr;  // Line-HMC p²/2 at t = 0
+  Real* leapfrog_step = nullptr;  // Line-HMC ε of this transition, after jitter
   Real* accept_prob = nullptr;      // min(1, α) of the last step
   Real* accept_prob_sum = nullptr;  // Σ min(1, α) over all steps so far
   int64_t* n_accepted = nullptr;
@@ -72,15 +80,94 @@ FMALA_HD constexpr bool needs_current_jet(const SamplerOptions& o) {
 }
 // Whether u* is drawn independently of u (otherwise the proposal is evaluated along u).
 FMALA_HD constexpr bool has_reverse_tangent(const SamplerOptions& o) {
-  return is_forward(o.kind) && !is_line(o.kind) && !o.aligned;
+  return is_forward(o.kind) && !is_line(o.kind) && o.kind != SamplerKind::line_hmc && !o.aligned;
 }
 
+// ---- Line-HMC: leapfrog on g(t) = f(θ + t u) with g'(t) = ∇f(θ + t u)·u ----------------------
+
+// Starts chain k's trajectory at t = 0 with momentum p and leapfrog step eps.
+FMALA_HD inline void start_trajectory(const ChainBuffers& b, int k, Real p, Real eps) {
+  b.line_t[k] = Real(0);
+  b.momentum[k] = p;
+  b.kinetic_start[k] = Real(0.5) * p * p;
+  b.leapfrog_step[k] = eps;
+}
+
+// First half of a leapfrog step: p ← p + (ε/2) g'(t), t ← t + ε p, and θ* = θ + t u.
+// g'(t) is d (the jet at θ) on the first step and d* (the last jet at θ*)
+// after it. A non-finite value marks the trajectory as diverged (p = NaN);
+// θ* is then θ, so the remaining jets are evaluated at a finite point.
+FMALA_HD inline void phase_leapfrog_position(const ChainBuffers& b, int k, bool first) {
+  const size_t row = static_cast<size_t>(k) * b.dim;
+  const Real eps = b.leapfrog_step[k];
+  const Real slope = first ? b.d[k] : b.d_prop[k];
+  Real p = b.momentum[k];
+  Real t = b.line_t[k];
+  if (!isnan(p)) {
+    p += Real(0.5) * eps * slope;
+    t += eps * p;
+    if (!isfinite(p) || !isfinite(t)) {
+      p = Real(NAN);
+    }
+  }
+  if (isnan(p)) {
+    t = Real(0);
+  }
+  b.momentum[k] = p;
+  b.line_t[k] = t;
+  const Real* theta = b.theta + row;
+  const Real* u = b.tangent + row;
+  Real* prop = b.theta_prop + row;
+  for (int i = 0; i < b.dim; ++i) {
+    prop[i] = theta[i] + t * u[i];
+  }
+}
+
+// Second half of a leapfrog step, after the jet at θ* = θ + t u:
+// p ← p + (ε/2) d*. A non-finite f* or d* marks the trajectory as diverged.
+FMALA_HD inline void phase_leapfrog_momentum(const ChainBuffers& b, int k) {
+  Real p = b.momentum[k];
+  if (isnan(p)) {
+    return;
+  }
+  if (!isfinite(b.f_prop[k]) || !isfinite(b.d_prop[k])) {
+    b.momentum[k] = Real(NAN);
+    return;
+  }
+  p += Real(0.5) * b.leapfrog_step[k] * b.d_prop[k];
+  b.momentum[k] = isfinite(p) ? p : Real(NAN);
+}
+
+// log α = H(0, p₀) − H(t_L, p_L) with H(t, p) = −g(t) + p²/2, NaN for a
+// diverged trajectory. Leapfrog is volume-preserving and reversible under
+// p → −p, so this is the exact Metropolis ratio of the move θ → θ + t_L u.
+FMALA_HD inline Real line_hmc_log_accept_ratio(const ChainBuffers& b, int k) {
+  const Real p = b.momentum[k];
+  if (isnan(p) || !isfinite(b.f_prop[k]) || !isfinite(b.d_prop[k])) {
+    return Real(NAN);
+  }
+  return (b.f_prop[k] - b.f[k]) - (Real(0.5) * p * p - b.kinetic_start[k]);
+}
+
+// Draws chain k's tangent u at θ and, for Line-HMC, its momentum p ~ N(0, 1)
+// and jittered leapfrog step. p and the jitter's U come from the step's noise
+// stream, p first, so turning jitter on leaves p unchanged.
 FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx, int k) {
   if (!needs_current_jet(ctx.options)) {
     return;
   }
   Stream stream(ctx.seed, static_cast<uint64_t>(k), ctx.step, Draw::tangent);
   unit_tangent(stream, b.dim, b.tangent + static_cast<size_t>(k) * b.dim);
+  if (ctx.options.kind == SamplerKind::line_hmc) {
+    Stream noise_stream(ctx.seed, static_cast<uint64_t>(k), ctx.step, Draw::noise);
+    const Real p = static_cast<Real>(noise_stream.normal());
+    Real eps = b.step_size[k];
+    if (ctx.options.jitter > Real(0)) {
+      const Real uniform = static_cast<Real>(noise_stream.uniform());
+      eps *= Real(1) + ctx.options.jitter * (Real(2) * uniform - Real(1));
+    }
+    start_trajectory(b, k, p, eps);
+  }
 }
 
 // Draws chain k's proposal noise (z or ζ) and, where the sampler has one, its
@@ -205,6 +292,9 @@ FMALA_HD inline Real log_q_ratio(const ChainBuffers& b, const StepContext& ctx, 
 // value or an undefined reverse move.
 FMALA_HD inline Real log_accept_ratio(const ChainBuffers& b, const StepContext& ctx, int k) {
   const SamplerOptions& o = ctx.options;
+  if (o.kind == SamplerKind::line_hmc) {
+    return line_hmc_log_accept_ratio(b, k);
+  }
   // A non-finite value at the proposal is a counted rejection.
   bool finite = isfinite(b.f_prop[k]);
   if (is_forward(o.kind)) {
