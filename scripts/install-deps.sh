@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ git python3 libgtest-dev libbenchmark-dev nlohmann-json3-dev
-          libcli11-dev libopenblas-dev libfmt-dev zlib1g-dev dataset-fashion-mnist)
+          libcli11-dev libopenblas-dev libfmt-dev zlib1g-dev libnetcdf-dev python3-venv
+          dataset-fashion-mnist)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -170,6 +170,9 @@ void write_summary_json(const std::string& path,
     }
     j["draws_file"] = "draws-" + s.sampler + ".npy";
     j["draws_shape"] = {r.draws.chains, r.draws.draws, r.draws.dim};
+    if (!s.draws_netcdf.empty()) {
+      j["draws_netcdf"] = s.draws_netcdf;
+    }
     doc["samplers"].push_back(j);
   }
   // Paths and arguments are bytes, not always UTF-8: invalid sequences become U+FFFD.

@@ -28,6 +28,7 @@ struct SamplerSummary {
   Metrics metrics;
   std::vector<ParameterSummary> parameters;  // every parameter when D <= 100, else empty
   ParameterSummary log_density;
+  std::string draws_netcdf;  // file name of the InferenceData NetCDF draws, empty when not written
 };
 
 // The maximum number of parameters listed one by one in a summary.

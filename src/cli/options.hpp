@@ -17,7 +17,7 @@ struct SampleOptions {
   int dim = kDefaultDim;
   double rho = 0.0;
   std::vector<double> scales;
-  std::optional<std::string> sampler_list;  // comma-separated; all six when not given
+  std::optional<std::string> sampler_list;  // comma-separated; kDefaultSamplers when not given
   int chains = 64;
   int warmup = 1000;
   int draws = 1000;
@@ -35,6 +35,8 @@ struct SampleOptions {
   bool persistent = false;
   std::string pc_form = "paper";
   double curvature_floor = 1e-6;
+  std::optional<int> leapfrog_steps;  // line-hmc; unset: SamplerOptions' default
+  std::optional<double> jitter;       // line-hmc; unset: 0
   // MLP
   std::vector<int> hidden = {50};
   std::string activation = "relu";
@@ -47,6 +49,7 @@ struct SampleOptions {
   int subset = 0;  // first N training images, 0: all
   bool quiet = false;
   bool no_draws = false;
+  std::string format = "npy,netcdf";  // draw file formats, comma-separated
 };
 
 void add_sample_options(CLI::App& app, SampleOptions& options);

@@ -19,6 +19,7 @@
 #include "fmala/core/error.hpp"
 #include "fmala/io/atomic_file.hpp"
 #include "fmala/io/classification_data.hpp"
+#include "fmala/io/netcdf.hpp"
 #include "fmala/io/npy.hpp"
 #include "fmala/io/regression_data.hpp"
 #include "fmala/model/logreg.hpp"
@@ -32,7 +33,7 @@ namespace fmala::cli {
 namespace {
 
 const char* kSampleFooter = R"(Examples:
-  # The main job: a Bayesian MLP (8-50-1, ReLU) on the UCI concrete data, all six samplers
+  # The main job: a Bayesian MLP (8-50-1, ReLU) on the UCI concrete data, the six samplers of the paper
   fmala sample --model mlp --data data/concrete --chains 64 --warmup 1000 --draws 200 --thin 5 --out runs/concrete
 
   # Bayesian multinomial logistic regression (7,850 parameters) on 1,000 Fashion-MNIST images
@@ -45,8 +46,9 @@ const char* kSampleFooter = R"(Examples:
   fmala sample --target gaussian --dim 100 --rho 0.9 --sampler line-fmala --step-size 0.5 --thin 5
 
 Outputs in --out DIR: summary.json (settings, acceptance, step size, R-hat, ESS,
-timings, metrics, and per-parameter summaries up to 100 parameters) and
-draws-<sampler>.npy of shape (chains, draws, parameters), float64.)";
+timings, metrics, and per-parameter summaries up to 100 parameters),
+draws-<sampler>.npy of shape (chains, draws, parameters), float64, and
+draws-<sampler>.nc, an ArviZ InferenceData NetCDF4 file (--format chooses).)";
 
 void add_choice(CLI::Option* option, std::vector<std::string> choices) {
   option->check(CLI::IsMember(std::move(choices)));
@@ -181,7 +183,7 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
     }
   }
   if (names.empty()) {
-    for (SamplerKind kind : kAllSamplers) {
+    for (SamplerKind kind : kDefaultSamplers) {
       names.emplace_back(sampler_name(kind));
     }
   }
@@ -210,6 +212,8 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
   require_some(o.aligned, "--aligned", {SamplerKind::fmala, SamplerKind::pc_fmala});
   require_some(o.persistent, "--persistent", {SamplerKind::fmala, SamplerKind::pc_fmala});
   require_some(o.pc_form == "reference", "--pc-form", {SamplerKind::pc_fmala});
+  require_some(o.leapfrog_steps.has_value(), "--leapfrog-steps", {SamplerKind::line_hmc});
+  require_some(o.jitter.has_value(), "--jitter", {SamplerKind::line_hmc});
 
   std::vector<RunSettings> out;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -224,7 +228,7 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
     const auto kind = parse_sampler(name);
     if (!kind) {
       throw make_error("--sampler", "unknown sampler '" + name + "'",
-                       "Use rwmh, mala, fmala, line-fmala, pc-fmala or pc-line-fmala");
+                       "Use rwmh, mala, fmala, line-fmala, pc-fmala, pc-line-fmala or line-hmc");
     }
     RunSettings s;
     s.options.kind = *kind;
@@ -234,6 +238,10 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
     s.options.persistent = o.persistent && (*kind == SamplerKind::fmala || *kind == SamplerKind::pc_fmala);
     s.options.pc_form = o.pc_form == "reference" ? PcForm::reference : PcForm::paper;
     s.options.curvature_floor = o.curvature_floor;
+    if (*kind == SamplerKind::line_hmc) {
+      s.options.leapfrog_steps = o.leapfrog_steps.value_or(s.options.leapfrog_steps);
+      s.options.jitter = static_cast<Real>(o.jitter.value_or(0.0));
+    }
     s.chains = o.chains;
     s.warmup = o.warmup;
     s.draws = o.draws;
@@ -354,19 +362,53 @@ void prepare_output_directory(const std::string& out) {
   std::filesystem::remove(probe, ec);
 }
 
+struct DrawFormats {
+  bool npy = false;
+  bool netcdf = false;
+};
+
+// Parses --format; with --no-draws no draw file is written whatever --format says.
+DrawFormats parse_formats(const SampleOptions& o) {
+  DrawFormats formats;
+  std::string rest = o.format;
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string name = rest.substr(0, comma);
+    bool* flag = name == "npy" ? &formats.npy : name == "netcdf" ? &formats.netcdf : nullptr;
+    if (flag == nullptr) {
+      throw make_error("--format", "unknown draw file format '" + name + "' in '" + o.format + "'",
+                       "Give npy, netcdf or npy,netcdf");
+    }
+    if (*flag) {
+      throw make_error("--format", "names '" + name + "' twice", "List each format once");
+    }
+    *flag = true;
+    if (comma == std::string::npos) {
+      break;
+    }
+    rest = rest.substr(comma + 1);
+  }
+  if (o.no_draws) {
+    return DrawFormats{};
+  }
+  return formats;
+}
+
 // Draw files of samplers that this run did not write stay in a reused output
 // directory; they are left alone, but named, so nobody mistakes them for this run's.
 void warn_about_other_draws(const std::string& out, const std::vector<SamplerSummary>& summaries,
-                            bool no_draws) {
+                            const DrawFormats& formats) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("draws-", 0) != 0 || entry.path().extension() != ".npy") {
+    const std::string extension = entry.path().extension().string();
+    if (name.rfind("draws-", 0) != 0 || (extension != ".npy" && extension != ".nc")) {
       continue;
     }
+    const bool format_written = extension == ".npy" ? formats.npy : formats.netcdf;
     bool written = false;
     for (const SamplerSummary& s : summaries) {
-      written = written || (!no_draws && name == "draws-" + s.sampler + ".npy");
+      written = written || (format_written && name == "draws-" + s.sampler + extension);
     }
     if (!written) {
       std::fprintf(stderr, "fmala: warning: %s is from an earlier run, not this one\n",
@@ -396,8 +438,8 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--scales", o.scales, "Standard deviations of an iid gaussian target, one per dimension")
       ->delimiter(',');
   app.add_option("--sampler", o.sampler_list,
-                 "Comma-separated samplers: rwmh, mala, fmala, line-fmala, pc-fmala, pc-line-fmala "
-                 "(default: all six)");
+                 "Comma-separated samplers: rwmh, mala, fmala, line-fmala, pc-fmala, pc-line-fmala, "
+                 "line-hmc (default: all but line-hmc)");
   app.add_option("--chains", o.chains, "Number of chains")->capture_default_str();
   app.add_option("--warmup", o.warmup, "Warmup transitions (step-size adaptation, or burn-in with a fixed step)")
       ->capture_default_str();
@@ -409,7 +451,8 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->check(CLI::PositiveNumber);
   app.add_option("--target-accept", o.target_accept,
                  "Mean acceptance probability targeted by the adaptation (default per sampler: rwmh 0.234, "
-                 "mala 0.574, fmala 0.234, line-fmala 0.65, pc-fmala 0.234, pc-line-fmala 0.65)")
+                 "mala 0.574, fmala 0.234, line-fmala 0.65, pc-fmala 0.234, pc-line-fmala 0.65, "
+                 "line-hmc 0.8)")
       ->check(kOpenUnitInterval);
   app.add_flag("--adapt-per-chain", o.adapt_per_chain, "Adapt one step size per chain instead of one shared");
   app.add_option("--seed", o.seed, "Random seed; chain k's streams depend only on (seed, k)")
@@ -421,6 +464,10 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   app.add_option("--out", o.out, "Output directory for summary.json and draws-<sampler>.npy");
   app.add_flag("--no-draws", o.no_draws, "Write summary.json only, without the draw files");
+  app.add_option("--format", o.format,
+                 "Draw files to write, comma-separated: npy (draws-<sampler>.npy) and netcdf "
+                 "(draws-<sampler>.nc, ArviZ InferenceData)")
+      ->capture_default_str();
   app.add_flag("--sqrt-dim", o.sqrt_dim, "fmala, line-fmala: scale the step by sqrt(D)");
   app.add_flag("--aligned", o.aligned, "fmala, pc-fmala: reverse tangent u* = u (experimental)");
   app.add_flag("--persistent", o.persistent,
@@ -431,6 +478,10 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--curvature-floor", o.curvature_floor,
                  "PC samplers: κ = max(|h|, floor); 0 reproduces the reference code")
       ->capture_default_str();
+  app.add_option("--leapfrog-steps", o.leapfrog_steps,
+                 "line-hmc: leapfrog steps L per transition, 1 to 1000 (default 8)");
+  app.add_option("--jitter", o.jitter,
+                 "line-hmc: leapfrog step ε = η(1 + j(2U − 1)) with U uniform, j in [0, 1) (default 0)");
   app.add_option("--hidden", o.hidden, "MLP hidden layer widths, comma-separated")->delimiter(',')
       ->capture_default_str();
   add_choice(app.add_option("--activation", o.activation, "MLP activation: relu or tanh")->capture_default_str(),
@@ -463,6 +514,7 @@ int run_sample(const SampleOptions& o, const std::string& command_line) {
   std::unique_ptr<Model> model = build_model(o, &data_note);
   const std::vector<RunSettings> settings = build_settings(o, model->dim());
   check_memory(o, model->dim());
+  const DrawFormats formats = parse_formats(o);
   if (o.backend == "cuda") {
     std::string reason;
     if (!cuda::device_available(&reason)) {
@@ -505,11 +557,20 @@ int run_sample(const SampleOptions& o, const std::string& command_line) {
     summaries.push_back(summarize(*run, *model));
     summaries.back().seconds_diagnostics =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - diagnostics_start).count();
-    if (!o.out.empty() && !o.no_draws) {
+    if (!o.out.empty() && formats.npy) {
       const Draws& d = run->draws;
       io::write_npy((std::filesystem::path(o.out) / ("draws-" + summaries.back().sampler + ".npy")).string(),
                     d.values.data(),
                     {static_cast<size_t>(d.chains), static_cast<size_t>(d.draws), static_cast<size_t>(d.dim)});
+    }
+    if (!o.out.empty() && formats.netcdf) {
+      std::vector<std::string> names(static_cast<size_t>(model->dim()));
+      for (int j = 0; j < model->dim(); ++j) {
+        names[static_cast<size_t>(j)] = model->parameter_name(j);
+      }
+      const std::string file = "draws-" + summaries.back().sampler + ".nc";
+      io::write_inference_data_netcdf((std::filesystem::path(o.out) / file).string(), *run, names);
+      summaries.back().draws_netcdf = file;
     }
     // The summary keeps what the table and summary.json need; the draws
     // themselves are released so memory holds one sampler's draws at a time.
@@ -524,14 +585,21 @@ int run_sample(const SampleOptions& o, const std::string& command_line) {
     }
   }
   if (!o.out.empty()) {
-    warn_about_other_draws(o.out, summaries, o.no_draws);
+    warn_about_other_draws(o.out, summaries, formats);
     write_summary_json((std::filesystem::path(o.out) / "summary.json").string(), *model, summaries,
                        command_line);
   }
   if (!o.quiet) {
     print_table(summaries);
     if (!o.out.empty()) {
-      std::printf("wrote %s/summary.json%s\n", o.out.c_str(), o.no_draws ? "" : " and draws-<sampler>.npy");
+      std::string draw_files;
+      if (formats.npy) {
+        draw_files += " and draws-<sampler>.npy";
+      }
+      if (formats.netcdf) {
+        draw_files += formats.npy ? ", .nc" : " and draws-<sampler>.nc";
+      }
+      std::printf("wrote %s/summary.json%s\n", o.out.c_str(), draw_files.c_str());
     }
   }
   return 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The funnel run writes summary.json with kl_v and every documented field, and
-# draws-<sampler>.npy of shape (chains, draws, D).
+# The funnel run writes summary.json with kl_v and every documented field,
+# draws-<sampler>.npy of shape (chains, draws, D) and draws-<sampler>.nc
+# (NetCDF4, so HDF5 storage); --format chooses the draw files.
 set -euo pipefail
 fmala=$1
 work=$(mktemp -d)
@@ -42,5 +43,37 @@ for s in doc["samplers"]:
     header = raw[10:10 + hlen].decode("latin1")
     assert "'descr': '<f8'" in header and "'shape': (128, 300, 11)" in header, header
     assert len(raw) == 10 + hlen + 128 * 300 * 11 * 8
+    # NetCDF4 files are HDF5 files, which start with the HDF5 signature.
+    nc = "draws-%s.nc" % s["sampler"]
+    assert s["draws_netcdf"] == nc, s.get("draws_netcdf")
+    head = open(os.path.join(out, nc), "rb").read(8)
+    assert head == b"\x89HDF\r\n\x1a\n", (nc, head)
 print("summary.json and draw files are complete")
 PY
+
+# --format writes only the draw files it names, and summary.json names the .nc
+# file only when it was written.
+for format in npy netcdf; do
+  "$fmala" sample --target funnel --sampler mala --chains 4 --warmup 20 --draws 10 --quiet \
+    --format "$format" --out "$work/$format"
+done
+python3 - "$work" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+assert sorted(os.listdir(os.path.join(work, "npy"))) == ["draws-mala.npy", "summary.json"]
+assert sorted(os.listdir(os.path.join(work, "netcdf"))) == ["draws-mala.nc", "summary.json"]
+npy_only = json.load(open(os.path.join(work, "npy", "summary.json")))["samplers"][0]
+assert "draws_netcdf" not in npy_only, npy_only.get("draws_netcdf")
+nc_only = json.load(open(os.path.join(work, "netcdf", "summary.json")))["samplers"][0]
+assert nc_only["draws_netcdf"] == "draws-mala.nc", nc_only.get("draws_netcdf")
+print("--format npy and --format netcdf write only their files")
+PY
+
+# An unknown format is rejected before anything is written.
+if "$fmala" sample --target funnel --sampler mala --chains 4 --warmup 20 --draws 10 --quiet \
+    --format npy,hdf5 --out "$work/bad" 2> "$work/stderr"; then
+  echo "--format npy,hdf5 was accepted" >&2
+  exit 1
+fi
+grep -q "unknown draw file format 'hdf5'" "$work/stderr"
+test ! -e "$work/bad"
