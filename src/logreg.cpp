@@ -371,29 +371,10 @@ Scores score_probabilities(const std::vector<double>& p, const std::vector<int>&
 }  // namespace
 
 Metrics LogisticRegression::metrics(const Draws& draws) const {
-  if (draws.dim != dim_) {
-    throw make_error("LogisticRegression::metrics",
-                     "draws have " + std::to_string(draws.dim) + " parameters, the model has " +
-                         std::to_string(dim_),
-                     "Pass draws sampled from this model");
-  }
-  if (draws.chains <= 0 || draws.draws <= 0) {
+  const std::vector<const Real*> selected = last_draws_per_chain(
+      draws, dim_, config_.predictive_draws_per_chain, "LogisticRegression::metrics");
+  if (selected.empty()) {
     return {};
-  }
-  const size_t expected =
-      static_cast<size_t>(draws.chains) * static_cast<size_t>(draws.draws) * draws.dim;
-  if (draws.values.size() != expected) {
-    throw make_error("LogisticRegression::metrics",
-                     "draws.values has " + std::to_string(draws.values.size()) +
-                         " entries, expected chains * draws * dim = " + std::to_string(expected));
-  }
-  const int per_chain = std::min(draws.draws, config_.predictive_draws_per_chain);
-  std::vector<const Real*> selected;
-  selected.reserve(static_cast<size_t>(draws.chains) * per_chain);
-  for (int c = 0; c < draws.chains; ++c) {
-    for (int s = draws.draws - per_chain; s < draws.draws; ++s) {
-      selected.push_back(draws.at(c, s));
-    }
   }
   const size_t count = selected.size();
 

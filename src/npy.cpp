@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "fmala/core/error.hpp"
+#include "fmala/io/read_file.hpp"
 #include "fmala/io/atomic_file.hpp"
 
 namespace fmala::io {
@@ -119,25 +120,6 @@ void write_npy_impl(const std::string& path, const T* data, const std::vector<si
   file.commit();
 }
 
-std::string read_whole_file(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    throw make_error(path, std::string("cannot open the NPY file: ") + std::strerror(errno),
-                     "Check the path");
-  }
-  std::string bytes;
-  char buffer[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) {
-    bytes.append(buffer, n);
-  }
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed) {
-    throw make_error(path, "reading the NPY file failed", "Check that the path is a regular file");
-  }
-  return bytes;
-}
 
 // The fields of an NPY header dict.
 struct Header {
@@ -344,7 +326,7 @@ void write_npy(const std::string& path, const float* data, const std::vector<siz
 }
 
 NpyArray read_npy(const std::string& path) {
-  const std::string bytes = read_whole_file(path);
+  const std::string bytes = read_whole_file(path, "NPY file");
   const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
 
   if (bytes.empty()) {

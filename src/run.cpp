@@ -10,19 +10,8 @@
 #include "fmala/backend/cpu_engine.hpp"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
-#include "fmala/random/philox.hpp"
 
 namespace fmala {
-
-void Model::initial_state(uint64_t seed, int first_chain, int chains, Real* theta) const {
-  const int d = dim();
-  for (int k = 0; k < chains; ++k) {
-    Stream stream(seed, static_cast<uint64_t>(first_chain + k), -1, Draw::init);
-    for (int i = 0; i < d; ++i) {
-      theta[static_cast<size_t>(k) * d + i] = Real(0.1) * static_cast<Real>(stream.normal());
-    }
-  }
-}
 
 Real default_initial_step(SamplerKind kind, int dim) {
   const Real root_d = std::sqrt(static_cast<Real>(dim));

@@ -15,29 +15,11 @@
 #include <vector>
 
 #include "fmala/core/error.hpp"
+#include "fmala/io/read_file.hpp"
 
 namespace fmala::io {
 namespace {
 
-std::string read_whole_file(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    throw make_error(path, std::string("cannot open the table: ") + std::strerror(errno),
-                     "Check the path");
-  }
-  std::string bytes;
-  char buffer[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) {
-    bytes.append(buffer, n);
-  }
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed) {
-    throw make_error(path, "reading the table failed", "Check that the path is a regular file");
-  }
-  return bytes;
-}
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -126,7 +108,7 @@ bool is_header(const std::vector<std::string_view>& fields) {
 }  // namespace
 
 Table read_table(const std::string& path) {
-  const std::string text = read_whole_file(path);
+  const std::string text = read_whole_file(path, "table");
   const bool csv = ends_with_csv(path);
 
   Table table;

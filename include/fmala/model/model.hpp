@@ -28,6 +28,15 @@ struct Draws {
   }
 };
 
+// Pointers to the last min(per_chain, S) kept draws of every chain, chain by
+// chain, for posterior predictive metrics; empty when there are no draws.
+// Throws fmala::Error naming `where` when the draws do not have `dim`
+// parameters or their buffer has the wrong size.
+std::vector<const Real*> last_draws_per_chain(const Draws& draws,
+                                              int dim,
+                                              int per_chain,
+                                              const std::string& where);
+
 // Task metrics by name (kl_v, rmse, nll, ...), in the units the model states.
 using Metrics = std::map<std::string, double>;
 
