@@ -17,6 +17,7 @@
 #include <string>
 #include <type_traits>
 
+#include "fmala/backend/buffer_layout.hpp"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/targets/evaluate.hpp"
@@ -25,8 +26,6 @@ namespace fmala::cuda_detail {
 
 namespace {
 
-constexpr int kMatrixBuffers = 7;
-constexpr int kScalarBuffers = 20;
 
 // ---- per-chain functors: thread k works on chain k only ---------------------------------
 
@@ -172,40 +171,14 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
     target_.gaussian.scales = scales_.data();
   }
 
-  // Buffer layout as in CpuEngine: only the buffers a sampler uses get a pointer.
-  const size_t cd = static_cast<size_t>(chains_) * dim_;
-  const bool mala = options_.kind == SamplerKind::mala;
-  const bool needs_tangent_prop = has_reverse_tangent(options_);
-  const bool needs_noise = !is_line(options_.kind) && options_.kind != SamplerKind::line_hmc;
-  matrices_ = DeviceArray<Real>(cd * kMatrixBuffers, stream_.get());
-  Real* m = matrices_.data();
-  b_.chains = chains_;
-  b_.dim = dim_;
-  b_.theta = m;
-  b_.theta_prop = m + cd;
-  b_.tangent = is_forward(options_.kind) ? m + 2 * cd : nullptr;
-  b_.tangent_prop = needs_tangent_prop ? m + 3 * cd : nullptr;
-  b_.noise = needs_noise ? m + 4 * cd : nullptr;
-  b_.grad = mala ? m + 5 * cd : nullptr;
-  b_.grad_prop = mala ? m + 6 * cd : nullptr;
-  // NOTE: unused (C, D) buffers are allocated anyway, as on the CPU. Trimming
-  // them matters only for memory at network scale.
-
+  // The same buffer layout as the CPU engine.
   const size_t c = static_cast<size_t>(chains_);
+  const size_t cd = c * dim_;
+  const bool mala = options_.kind == SamplerKind::mala;
+  matrices_ = DeviceArray<Real>(cd * kMatrixBuffers, stream_.get());
   scalars_ = DeviceArray<Real>(c * kScalarBuffers, stream_.get());
-  Real* s = scalars_.data();
-  Real** fields[kScalarBuffers] = {
-      &b_.f,          &b_.d,          &b_.h,           &b_.f_prop,         &b_.d_prop, &b_.h_prop,
-      &b_.step_size,  &b_.coef_c,     &b_.coef_sigma,  &b_.zeta,           &b_.dot_uz, &b_.dot_zz,
-      &b_.dot_uu_rev, &b_.dot_zu_rev, &b_.accept_prob, &b_.accept_prob_sum, &b_.line_t,
-      &b_.momentum,   &b_.kinetic_start, &b_.leapfrog_step};
-  for (int i = 0; i < kScalarBuffers; ++i) {
-    *fields[i] = s + i * c;
-  }
-  counts_ = DeviceArray<int64_t>(c * 3, stream_.get());
-  b_.n_accepted = counts_.data();
-  b_.n_nonfinite = counts_.data() + c;
-  b_.n_floor = counts_.data() + 2 * c;
+  counts_ = DeviceArray<int64_t>(c * kCounterBuffers, stream_.get());
+  lay_out_buffers(b_, options_, chains_, dim_, matrices_.data(), scalars_.data(), counts_.data());
 
   if (mala) {
     bool needs_scratch = false;

@@ -3,14 +3,10 @@
 #include <cmath>
 #include <string>
 
+#include "fmala/backend/buffer_layout.hpp"
 #include "fmala/core/error.hpp"
 
 namespace fmala {
-
-namespace {
-constexpr int kMatrixBuffers = 7;
-constexpr int kScalarBuffers = 20;
-}  // namespace
 
 CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed)
     : model_(model),
@@ -19,40 +15,11 @@ CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chai
       dim_(model.dim()),
       seed_(seed),
       parallel_(static_cast<int64_t>(chains) * model.dim() >= kMinParallelWork) {
-  const size_t cd = static_cast<size_t>(chains_) * dim_;
-  const bool mala = options_.kind == SamplerKind::mala;
-  // Only the buffers a sampler uses are allocated; the others stay null.
-  const bool needs_tangent_prop = has_reverse_tangent(options_);
-  const bool needs_noise = !is_line(options_.kind) && options_.kind != SamplerKind::line_hmc;
-  matrices_.assign(cd * kMatrixBuffers, Real(0));
-  Real* m = matrices_.data();
-  b_.chains = chains_;
-  b_.dim = dim_;
-  b_.theta = m;
-  b_.theta_prop = m + cd;
-  b_.tangent = is_forward(options_.kind) ? m + 2 * cd : nullptr;
-  b_.tangent_prop = needs_tangent_prop ? m + 3 * cd : nullptr;
-  b_.noise = needs_noise ? m + 4 * cd : nullptr;
-  b_.grad = mala ? m + 5 * cd : nullptr;
-  b_.grad_prop = mala ? m + 6 * cd : nullptr;
-  // NOTE: unused (C, D) buffers are allocated anyway; trimming them matters
-  // only for memory at network scale.
-
   const size_t c = static_cast<size_t>(chains_);
+  matrices_.assign(c * dim_ * kMatrixBuffers, Real(0));
   scalars_.assign(c * kScalarBuffers, Real(0));
-  Real* s = scalars_.data();
-  Real** fields[kScalarBuffers] = {
-      &b_.f,          &b_.d,          &b_.h,           &b_.f_prop,          &b_.d_prop,
-      &b_.h_prop,     &b_.step_size,  &b_.coef_c,      &b_.coef_sigma,      &b_.zeta,
-      &b_.dot_uz,     &b_.dot_zz,     &b_.dot_uu_rev,  &b_.dot_zu_rev,      &b_.accept_prob,
-      &b_.accept_prob_sum, &b_.line_t, &b_.momentum,   &b_.kinetic_start,   &b_.leapfrog_step};
-  for (int i = 0; i < kScalarBuffers; ++i) {
-    *fields[i] = s + i * c;
-  }
-  counts_.assign(c * 3, 0);
-  b_.n_accepted = counts_.data();
-  b_.n_nonfinite = counts_.data() + c;
-  b_.n_floor = counts_.data() + 2 * c;
+  counts_.assign(c * kCounterBuffers, 0);
+  lay_out_buffers(b_, options_, chains_, dim_, matrices_.data(), scalars_.data(), counts_.data());
 }
 
 void CpuEngine::initialize(const std::vector<Real>& theta0) {
