@@ -54,6 +54,21 @@ void add_choice(CLI::Option* option, std::vector<std::string> choices) {
   option->check(CLI::IsMember(std::move(choices)));
 }
 
+// Splits "a,b,,c" into {"a", "b", "", "c"}. CLI11's delimiter would drop the
+// empty entries, which are mistakes worth reporting.
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    parts.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) {
+      return parts;
+    }
+    start = comma + 1;
+  }
+}
+
 // Accepts decimal digits only, within 0 .. 2^64 − 1 (CLI11 would clamp
 // out-of-range values and wrap negative ones).
 const CLI::Validator kUnsigned64(
@@ -169,18 +184,9 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
 }
 
 std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
-  // Split by hand: CLI11's delimiter drops empty entries, which are mistakes.
   std::vector<std::string> names;
   if (o.sampler_list.has_value()) {
-    std::string rest = *o.sampler_list;
-    while (true) {
-      const size_t comma = rest.find(',');
-      names.push_back(rest.substr(0, comma));
-      if (comma == std::string::npos) {
-        break;
-      }
-      rest = rest.substr(comma + 1);
-    }
+    names = split_commas(*o.sampler_list);
   }
   if (names.empty()) {
     for (SamplerKind kind : kDefaultSamplers) {
@@ -367,15 +373,16 @@ struct DrawFormats {
   bool netcdf = false;
 };
 
-// Parses --format; with --no-draws no draw file is written whatever --format says.
+// Parses --format. With --no-draws no draw file is written, whatever --format lists.
 DrawFormats parse_formats(const SampleOptions& o) {
   DrawFormats formats;
-  std::string rest = o.format;
-  while (true) {
-    const size_t comma = rest.find(',');
-    const std::string name = rest.substr(0, comma);
-    bool* flag = name == "npy" ? &formats.npy : name == "netcdf" ? &formats.netcdf : nullptr;
-    if (flag == nullptr) {
+  for (const std::string& name : split_commas(o.format)) {
+    bool* flag = nullptr;
+    if (name == "npy") {
+      flag = &formats.npy;
+    } else if (name == "netcdf") {
+      flag = &formats.netcdf;
+    } else {
       throw make_error("--format", "unknown draw file format '" + name + "' in '" + o.format + "'",
                        "Give npy, netcdf or npy,netcdf");
     }
@@ -383,10 +390,6 @@ DrawFormats parse_formats(const SampleOptions& o) {
       throw make_error("--format", "names '" + name + "' twice", "List each format once");
     }
     *flag = true;
-    if (comma == std::string::npos) {
-      break;
-    }
-    rest = rest.substr(comma + 1);
   }
   if (o.no_draws) {
     return DrawFormats{};
@@ -395,7 +398,8 @@ DrawFormats parse_formats(const SampleOptions& o) {
 }
 
 // Draw files of samplers that this run did not write stay in a reused output
-// directory; they are left alone, but named, so nobody mistakes them for this run's.
+// directory. They are left alone, but named in a warning, so that they are not
+// mistaken for this run's files.
 void warn_about_other_draws(const std::string& out, const std::vector<SamplerSummary>& summaries,
                             const DrawFormats& formats) {
   std::error_code ec;
