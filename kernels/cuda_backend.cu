@@ -22,8 +22,8 @@ constexpr const char* kArchitectures = FMALA_STRINGIFY(__CUDA_ARCH_LIST__);
 constexpr const char* kArchitectures = "unknown";
 #endif
 
-// An empty kernel: asking for its attributes tells whether this build holds
-// code the current device can run.
+// An empty kernel. Querying its attributes fails unless this build contains
+// code that the current device can run.
 __global__ void probe_kernel() {}
 
 std::string describe_error(cudaError_t status) {

@@ -249,8 +249,8 @@ TEST(LogisticRegression, BitIdenticalForAnyThreadCount) {
 // with labels 1,1,1,0 (predicted 1, 3 correct).
 //   accuracy = 11/14
 //   nll   = -(8 log 0.625 + 2 log 0.375 + 3 log 0.825 + log 0.175) / 14
-//   ece   : bin 62 holds the ten rows at x = 0, 1 with confidence 0.625 and
-//           accuracy 8/10; bin 82 holds the four at x = 2 with confidence
+//   ece   : bin 62 contains the ten rows at x = 0, 1 with confidence 0.625 and
+//           accuracy 8/10; bin 82 contains the four at x = 2 with confidence
 //           0.825 and accuracy 3/4, so
 //           ece = (10 |0.8 - 0.625| + 4 |0.75 - 0.825|) / 14 = 2.05 / 14
 //   brier : a correct row at confidence c scores 2 (1 - c)², a wrong one 2 c²:

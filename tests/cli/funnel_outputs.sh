@@ -25,12 +25,15 @@ required = ["settings", "acceptance_rate", "accept_prob", "step_size", "seconds_
 for s in doc["samplers"]:
     for key in required:
         assert key in s, (s["sampler"], key)
-    assert s["settings"]["chains"] == 128 and s["settings"]["draws"] == 300
-    assert s["settings"]["thin"] == 2 and s["settings"]["seed"] == 5
+    assert s["settings"]["chains"] == 128, s["settings"]
+    assert s["settings"]["draws"] == 300, s["settings"]
+    assert s["settings"]["thin"] == 2, s["settings"]
+    assert s["settings"]["seed"] == 5, s["settings"]
     kl = s["metrics"]["kl_v"]
     assert kl is not None and 0.0 <= kl < 5.0, kl
     params = s["parameters"]
-    assert len(params) == 11 and params[0]["name"] == "v", params[0]
+    assert len(params) == 11, len(params)
+    assert params[0]["name"] == "v", params[0]
     for p in params:
         for key in ["mean", "sd", "mcse", "rhat", "ess_bulk", "ess_tail"]:
             assert key in p
@@ -41,7 +44,8 @@ for s in doc["samplers"]:
     assert raw[:6] == b"\x93NUMPY", path
     hlen = struct.unpack("<H", raw[8:10])[0]
     header = raw[10:10 + hlen].decode("latin1")
-    assert "'descr': '<f8'" in header and "'shape': (128, 300, 11)" in header, header
+    assert "'descr': '<f8'" in header, header
+    assert "'shape': (128, 300, 11)" in header, header
     assert len(raw) == 10 + hlen + 128 * 300 * 11 * 8
     # NetCDF4 files are HDF5 files, which start with the HDF5 signature.
     nc = "draws-%s.nc" % s["sampler"]

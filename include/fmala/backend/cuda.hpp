@@ -12,7 +12,7 @@ namespace fmala::cuda {
 // True when the library was built with the CUDA back end.
 bool compiled();
 
-// True when a usable CUDA device is present; otherwise *reason says why not.
+// True when a usable CUDA device is present; otherwise *reason gives the cause.
 bool device_available(std::string* reason);
 
 // Runs one sampler on the current CUDA device, from the initial states theta0 (C, D).

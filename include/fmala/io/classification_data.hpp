@@ -40,7 +40,7 @@ inline constexpr const char* kFashionMnistDirectory = "/usr/share/datasets/fashi
 // Fashion-MNIST constants above whatever the data set.
 //
 // Throws fmala::Error when the directory or a file is missing (for
-// "fashion-mnist" the message says how to install it), when a file is
+// "fashion-mnist" the message gives the apt-get command that installs it), when a file is
 // malformed (see read_idx), when the images and labels of a split differ in
 // count, when the image size differs between the splits, when a label is 10
 // or more (naming the file and the index), or when subset exceeds the number
