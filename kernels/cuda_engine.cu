@@ -175,7 +175,7 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
   const size_t c = static_cast<size_t>(chains_);
   const size_t cd = c * dim_;
   const bool mala = options_.kind == SamplerKind::mala;
-  matrices_ = DeviceArray<Real>(cd * kMatrixBuffers, stream_.get());
+  matrices_ = DeviceArray<Real>(cd * matrix_buffer_count(options_), stream_.get());
   scalars_ = DeviceArray<Real>(c * kScalarBuffers, stream_.get());
   counts_ = DeviceArray<int64_t>(c * kCounterBuffers, stream_.get());
   lay_out_buffers(b_, options_, chains_, dim_, matrices_.data(), scalars_.data(), counts_.data());

@@ -16,7 +16,7 @@ CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chai
       seed_(seed),
       parallel_(static_cast<int64_t>(chains) * model.dim() >= kMinParallelWork) {
   const size_t c = static_cast<size_t>(chains_);
-  matrices_.assign(c * dim_ * kMatrixBuffers, Real(0));
+  matrices_.assign(c * dim_ * matrix_buffer_count(options_), Real(0));
   scalars_.assign(c * kScalarBuffers, Real(0));
   counts_.assign(c * kCounterBuffers, 0);
   lay_out_buffers(b_, options_, chains_, dim_, matrices_.data(), scalars_.data(), counts_.data());

@@ -10,13 +10,43 @@
 
 namespace fmala {
 
-inline constexpr int kMatrixBuffers = 7;   // (C, D) each
-inline constexpr int kScalarBuffers = 20;  // (C) each
-inline constexpr int kCounterBuffers = 3;  // (C) each
+inline constexpr int kMaxMatrixBuffers = 7;  // (C, D) each, at most
+inline constexpr int kScalarBuffers = 20;    // (C) each
+inline constexpr int kCounterBuffers = 3;    // (C) each
 
-// Points b's buffers into `matrices` (C·D·kMatrixBuffers values), `scalars`
-// (C·kScalarBuffers) and `counters` (C·kCounterBuffers). Matrix buffers the
-// sampler does not use stay null, although their space is reserved.
+// The set of (C, D) buffers a sampler uses: θ and θ' always, then the tangent u
+// (forward samplers), the reverse tangent u* (see has_reverse_tangent), the
+// noise z (all but the line samplers), and the gradients at θ and θ' (MALA).
+struct MatrixBufferUse {
+  bool tangent = false;
+  bool tangent_prop = false;
+  bool noise = false;
+  bool gradients = false;
+  int count() const {
+    return 2 + int(tangent) + int(tangent_prop) + int(noise) + 2 * int(gradients);
+  }
+};
+
+inline MatrixBufferUse matrix_buffer_use(const SamplerOptions& options) {
+  MatrixBufferUse use;
+  use.tangent = is_forward(options.kind);
+  use.tangent_prop = has_reverse_tangent(options);
+  use.noise = !is_line(options.kind) && options.kind != SamplerKind::line_hmc;
+  use.gradients = options.kind == SamplerKind::mala;
+  return use;
+}
+
+// Number of (C, D) buffers the sampler of `options` uses, so the engines
+// allocate C·D·matrix_buffer_count(options) values and no more: at network
+// scale these buffers dominate memory (7 × 64 chains × 2.4 M parameters in
+// double would be 8.6 GB).
+inline int matrix_buffer_count(const SamplerOptions& options) {
+  return matrix_buffer_use(options).count();
+}
+
+// Points b's buffers into `matrices` (C·D·matrix_buffer_count(options)
+// values), `scalars` (C·kScalarBuffers) and `counters` (C·kCounterBuffers).
+// Matrix buffers the sampler does not use are null and take no space.
 inline void lay_out_buffers(ChainBuffers& b,
                             const SamplerOptions& options,
                             int chains,
@@ -25,19 +55,25 @@ inline void lay_out_buffers(ChainBuffers& b,
                             Real* scalars,
                             int64_t* counters) {
   const size_t cd = static_cast<size_t>(chains) * dim;
-  const bool mala = options.kind == SamplerKind::mala;
-  const bool needs_noise = !is_line(options.kind) && options.kind != SamplerKind::line_hmc;
+  const MatrixBufferUse use = matrix_buffer_use(options);
+  Real* next = matrices;
+  const auto take = [&](bool used) -> Real* {
+    if (!used) {
+      return nullptr;
+    }
+    Real* buffer = next;
+    next += cd;
+    return buffer;
+  };
   b.chains = chains;
   b.dim = dim;
-  b.theta = matrices;
-  b.theta_prop = matrices + cd;
-  b.tangent = is_forward(options.kind) ? matrices + 2 * cd : nullptr;
-  b.tangent_prop = has_reverse_tangent(options) ? matrices + 3 * cd : nullptr;
-  b.noise = needs_noise ? matrices + 4 * cd : nullptr;
-  b.grad = mala ? matrices + 5 * cd : nullptr;
-  b.grad_prop = mala ? matrices + 6 * cd : nullptr;
-  // NOTE: unused (C, D) buffers are reserved anyway; trimming them matters
-  // only for memory at network scale.
+  b.theta = take(true);
+  b.theta_prop = take(true);
+  b.tangent = take(use.tangent);
+  b.tangent_prop = take(use.tangent_prop);
+  b.noise = take(use.noise);
+  b.grad = take(use.gradients);
+  b.grad_prop = take(use.gradients);
 
   const size_t c = static_cast<size_t>(chains);
   Real** fields[kScalarBuffers] = {
