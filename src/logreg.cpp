@@ -5,38 +5,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "fmala/ad/math.hpp"
 #include "fmala/core/error.hpp"
-
-// OpenBLAS's own controls, declared weak so that the library still links and
-// runs against any other CBLAS, where they resolve to null.
-extern "C" {
-int openblas_get_parallel(void) __attribute__((weak));
-void openblas_set_num_threads(int) __attribute__((weak));
-}
+#include "blas_util.hpp"
+#include "classification_scores.hpp"
 
 namespace fmala {
 
 namespace {
 
 constexpr double kLogTwoPi = 1.83787706640934548356065947281123527;
-constexpr int kCalibrationBins = 100;
-
-// Makes each BLAS call run on the calling thread, because the products are
-// called per chain inside the OpenMP loop over chains (see MlpRegression).
-void use_serial_blas() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (openblas_get_parallel != nullptr && openblas_set_num_threads != nullptr &&
-        openblas_get_parallel() == 1) {
-      openblas_set_num_threads(1);
-    }
-  });
-}
 
 // Overwrites each row (cols) of z (rows, cols) by its softmax, shifted by the
 // row's maximum.
@@ -107,10 +88,13 @@ LogisticRegression::LogisticRegression(std::shared_ptr<const io::ClassificationD
     throw make_error("predictive_draws_per_chain",
                      fmt::format("must be at least 1, got {}", config_.predictive_draws_per_chain));
   }
+  if (config_.ece_bins < 1) {
+    throw make_error("ece_bins", fmt::format("must be at least 1, got {}", config_.ece_bins));
+  }
   features_ = static_cast<int>(d.n_features);
   classes_ = d.n_classes;
   dim_ = features_ * classes_ + classes_;
-  use_serial_blas();
+  detail::use_serial_blas();
 }
 
 std::string LogisticRegression::description() const {
@@ -321,55 +305,6 @@ void LogisticRegression::predict(const Real* theta, const double* x, size_t rows
   }
 }
 
-namespace {
-
-// Accuracy, NLL, ECE and Brier score of predictive probabilities p (rows, K)
-// against labels y.
-struct Scores {
-  double accuracy = 0;
-  double nll = 0;
-  double ece = 0;
-  double brier = 0;
-};
-
-Scores score_probabilities(const std::vector<double>& p, const std::vector<int>& y, int k) {
-  const size_t rows = y.size();
-  Scores scores;
-  std::vector<double> bin_count(kCalibrationBins, 0.0);
-  std::vector<double> bin_correct(kCalibrationBins, 0.0);
-  std::vector<double> bin_confidence(kCalibrationBins, 0.0);
-  for (size_t n = 0; n < rows; ++n) {
-    const double* row = p.data() + n * static_cast<size_t>(k);
-    const int predicted = static_cast<int>(std::max_element(row, row + k) - row);
-    const double confidence = row[predicted];
-    const bool correct = predicted == y[n];
-    scores.accuracy += correct ? 1.0 : 0.0;
-    scores.nll -= std::log(row[y[n]]);
-    for (int j = 0; j < k; ++j) {
-      const double error = row[j] - (j == y[n] ? 1.0 : 0.0);
-      scores.brier += error * error;
-    }
-    const int bin = std::min(kCalibrationBins - 1,
-                             static_cast<int>(confidence * static_cast<double>(kCalibrationBins)));
-    bin_count[bin] += 1;
-    bin_correct[bin] += correct ? 1.0 : 0.0;
-    bin_confidence[bin] += confidence;
-  }
-  const double total = static_cast<double>(rows);
-  for (int b = 0; b < kCalibrationBins; ++b) {
-    if (bin_count[b] > 0) {
-      // (n_b / N) |acc_b - conf_b| = |correct_b - Σ conf_b| / N.
-      scores.ece += std::abs(bin_correct[b] - bin_confidence[b]) / total;
-    }
-  }
-  scores.accuracy /= total;
-  scores.nll /= total;
-  scores.brier /= total;
-  return scores;
-}
-
-}  // namespace
-
 Metrics LogisticRegression::metrics(const Draws& draws) const {
   const std::vector<const Real*> selected = last_draws_per_chain(
       draws, dim_, config_.predictive_draws_per_chain, "LogisticRegression::metrics");
@@ -450,16 +385,17 @@ Metrics LogisticRegression::metrics(const Draws& draws) const {
 
   Metrics out;
   if (data_->n_test() > 0) {
-    const Scores test =
-        score_probabilities(mean_probabilities(data_->test_x, data_->n_test()), data_->test_y,
-                            classes_);
+    const detail::ClassificationScores test =
+        detail::score_classification(mean_probabilities(data_->test_x, data_->n_test()),
+                                     data_->test_y, classes_, config_.ece_bins);
     out["accuracy"] = test.accuracy;
     out["nll"] = test.nll;
     out["ece"] = test.ece;
     out["brier"] = test.brier;
   }
-  const Scores train = score_probabilities(mean_probabilities(data_->train_x, data_->n_train()),
-                                           data_->train_y, classes_);
+  const detail::ClassificationScores train =
+      detail::score_classification(mean_probabilities(data_->train_x, data_->n_train()),
+                                   data_->train_y, classes_, config_.ece_bins);
   out["train_accuracy"] = train.accuracy;
   return out;
 }

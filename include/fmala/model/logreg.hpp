@@ -42,14 +42,15 @@ struct LogisticRegressionConfig {
   // metrics() uses the last min(predictive_draws_per_chain, S) kept draws of
   // every chain.
   int predictive_draws_per_chain = 100;
+  int ece_bins = 100;  // equal-width confidence bins of the expected calibration error
 };
 
 class LogisticRegression : public Model {
  public:
   // Throws fmala::Error for a null data set, one without training rows or
   // features, fewer than 2 classes, inconsistent shapes, a label outside
-  // 0..K-1, a non-positive or non-finite prior_sd, or a tile or
-  // predictive_draws_per_chain below 1. Sets OpenBLAS's pthreads build to one
+  // 0..K-1, a non-positive or non-finite prior_sd, or a tile,
+  // predictive_draws_per_chain or ece_bins below 1. Sets OpenBLAS's pthreads build to one
   // thread.
   LogisticRegression(std::shared_ptr<const io::ClassificationData> data,
                      LogisticRegressionConfig config);
@@ -72,9 +73,9 @@ class LogisticRegression : public Model {
   // M draws in all. On the test split:
   //   accuracy = mean_n [argmax_k p̄_k(x_n) = y_n]  (ties go to the lowest k)
   //   nll      = -mean_n log p̄_{y_n}(x_n)
-  //   ece      = Σ_b (n_b / N) |accuracy_b - confidence_b| over 100 equal-width
-  //              bins of the confidence max_k p̄_k, with bin b = [b/100, (b+1)/100)
-  //              and confidence 1 in the last bin
+  //   ece      = Σ_b (n_b / N) |accuracy_b - confidence_b| over B = ece_bins
+  //              equal-width bins of the confidence max_k p̄_k, with bin
+  //              b = [b/B, (b+1)/B) and confidence 1 in the last bin
   //   brier    = mean_n Σ_k (p̄_k(x_n) - [k = y_n])²
   // and "train_accuracy" on the training split. Test entries are omitted when
   // the test split is empty. Returns no metrics when there are no draws. The

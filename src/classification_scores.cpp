@@ -1,0 +1,49 @@
+#include "classification_scores.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+namespace fmala::detail {
+
+ClassificationScores score_classification(const std::vector<double>& p, const std::vector<int>& y,
+                                          int k, int bins) {
+  const size_t rows = y.size();
+  ClassificationScores scores;
+  if (rows == 0) {
+    return scores;
+  }
+  std::vector<double> bin_count(static_cast<size_t>(bins), 0.0);
+  std::vector<double> bin_correct(static_cast<size_t>(bins), 0.0);
+  std::vector<double> bin_confidence(static_cast<size_t>(bins), 0.0);
+  for (size_t n = 0; n < rows; ++n) {
+    const double* row = p.data() + n * static_cast<size_t>(k);
+    const int predicted = static_cast<int>(std::max_element(row, row + k) - row);
+    const double confidence = row[predicted];
+    const bool correct = predicted == y[n];
+    scores.accuracy += correct ? 1.0 : 0.0;
+    scores.nll -= std::log(row[y[n]]);
+    for (int j = 0; j < k; ++j) {
+      const double error = row[j] - (j == y[n] ? 1.0 : 0.0);
+      scores.brier += error * error;
+    }
+    const int bin = std::min(bins - 1, static_cast<int>(confidence * static_cast<double>(bins)));
+    bin_count[static_cast<size_t>(bin)] += 1;
+    bin_correct[static_cast<size_t>(bin)] += correct ? 1.0 : 0.0;
+    bin_confidence[static_cast<size_t>(bin)] += confidence;
+  }
+  const double total = static_cast<double>(rows);
+  for (size_t b = 0; b < bin_count.size(); ++b) {
+    if (bin_count[b] > 0) {
+      // (n_b / N) |acc_b - conf_b| = |correct_b - Σ conf_b| / N.
+      scores.ece += std::abs(bin_correct[b] - bin_confidence[b]) / total;
+    }
+  }
+  scores.accuracy /= total;
+  scores.nll /= total;
+  scores.brier /= total;
+  return scores;
+}
+
+}  // namespace fmala::detail
