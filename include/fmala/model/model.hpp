@@ -6,6 +6,7 @@
 // along a direction u, d = ∇f(θ)·u and h = uᵀ∇²f(θ)u (the "jet"), or the full
 // gradient for reverse-mode samplers.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -83,6 +84,11 @@ class Model {
   // Number of log-density evaluations per call of jet() or gradient(), per
   // chain, in units of data points (1 for analytic targets).
   virtual double cost_units() const { return 1.0; }
+
+  // Bytes of scratch memory one CPU thread holds while it evaluates jet()
+  // (gradient = false) or gradient() (true), for memory estimates. The
+  // default, for models whose scratch is small, is 0.
+  virtual size_t workspace_bytes(bool /*gradient*/) const { return 0; }
 
   // The built-in analytic target this model evaluates, or null for other models.
   virtual const AnalyticTarget* analytic_target() const { return nullptr; }
