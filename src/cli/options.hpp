@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,7 +12,8 @@ namespace fmala::cli {
 
 struct SampleOptions {
   std::string target;  // gaussian | funnel | rosenbrock
-  std::string model;   // mlp | logreg
+  std::string model;   // mlp | logreg | cnn
+  std::string preset;  // paper-regression | paper-logreg | paper-mnist-cnn | paper-cifar-cnn
   std::string data;
   static constexpr int kDefaultDim = -2147483647;  // the target's default (gaussian 10, funnel 11, rosenbrock 2)
   int dim = kDefaultDim;
@@ -40,16 +42,26 @@ struct SampleOptions {
   // MLP
   std::vector<int> hidden = {50};
   std::string activation = "relu";
-  double prior_sd = 1.0;
+  std::optional<double> prior_sd;  // unset: the preset's, else 1
   double noise_sd = 0.0;  // 0: learn log σ
   bool temper = false;
   int tile = 256;
   std::string split_seed = "0";
-  // logreg
-  int subset = 0;  // first N training images, 0: all
+  // logreg and cnn
+  int subset = 0;       // first N training images, 0: all
+  int test_subset = 0;  // first N test images, 0: all
+  std::string normalise = "standard";
+  std::string layers;   // cnn layer list (see parse_layers)
+  // Predictive metrics from the last K kept draws of every chain.
+  int predictive_draws = 100;
+  int ece_bins = 100;
+  std::string max_memory;  // e.g. "8G"; empty: 90% of physical memory
   bool quiet = false;
   bool no_draws = false;
   std::string format = "npy,netcdf";  // draw file formats, comma-separated
+  // Whether an option was given on the command line, by its long name
+  // ("--hidden"); set by add_sample_options.
+  std::function<bool(const std::string&)> given = [](const std::string&) { return false; };
 };
 
 void add_sample_options(CLI::App& app, SampleOptions& options);

@@ -1,6 +1,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
@@ -22,8 +23,11 @@
 #include "fmala/io/netcdf.hpp"
 #include "fmala/io/npy.hpp"
 #include "fmala/io/regression_data.hpp"
+#include "fmala/backend/buffer_layout.hpp"
+#include "fmala/io/random_images.hpp"
 #include "fmala/model/logreg.hpp"
 #include "fmala/model/mlp.hpp"
+#include "fmala/model/network.hpp"
 #include "fmala/run.hpp"
 #include "fmala/summary.hpp"
 #include "fmala/targets/builtin.hpp"
@@ -38,6 +42,9 @@ const char* kSampleFooter = R"(Examples:
 
   # Bayesian multinomial logistic regression (7,850 parameters) on 1,000 Fashion-MNIST images
   fmala sample --model logreg --data fashion-mnist --subset 1000 --sampler pc-line-fmala,mala --chains 16 --warmup 200 --draws 100
+
+  # The MNIST-size CNN of the reference study (824,458 parameters) on 200 Fashion-MNIST images
+  fmala sample --preset paper-mnist-cnn --data fashion-mnist --train-subset 200 --test-subset 1000 --sampler pc-line-fmala,mala --chains 4 --warmup 50 --draws 20
 
   # The 10-D funnel (11 parameters with v), two samplers, funnel KL in summary.json
   fmala sample --target funnel --dim 11 --sampler pc-line-fmala,mala --chains 1024 --draws 2000 --out runs/f
@@ -95,30 +102,198 @@ const CLI::Validator kOpenUnitInterval(
     },
     "(0,1)");
 
-// Peak bytes of one sampler's run on the CPU: the kept draws and log-density,
-// plus about ten (C, D) work buffers.
-double estimated_run_bytes(const SampleOptions& o, int dim) {
-  const double chains = o.chains;
-  return 8.0 * chains * o.draws * (dim + 1.0) + 8.0 * 10.0 * chains * dim;
+// Reads a memory size such as "8G", "512M", "1.5GiB" or "4000000000" (bytes);
+// the suffixes K, M, G and T are powers of 1024, with an optional "B" or "iB".
+double parse_memory_size(const std::string& text, const std::string& flag) {
+  const auto bad = [&] {
+    return make_error(flag, "'" + text + "' is not a memory size",
+                      "Give a number of bytes with an optional K, M, G or T suffix, e.g. 8G");
+  };
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw bad();
+  }
+  std::string unit = text.substr(used);
+  for (char& ch : unit) {
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  if (unit.size() > 1 && (unit.substr(1) == "B" || unit.substr(1) == "IB")) {
+    unit = unit.substr(0, 1);
+  }
+  const std::string units = "KMGT";
+  double scale = 1;
+  if (unit == "B" || unit.empty()) {
+    scale = 1;
+  } else if (unit.size() == 1 && units.find(unit[0]) != std::string::npos) {
+    scale = std::pow(1024.0, static_cast<double>(units.find(unit[0]) + 1));
+  } else {
+    throw bad();
+  }
+  if (!(value > 0) || !std::isfinite(value)) {
+    throw bad();
+  }
+  return value * scale;
 }
 
-void check_memory(const SampleOptions& o, int dim) {
+// Peak host bytes of one sampler's run on the CPU back end, the largest over
+// the chosen samplers (they run one after another and each frees its draws):
+// the kept draws and log-density, the engine's (C, D) buffers, the model's
+// per-thread workspace, and the data, which stay for the whole run.
+struct MemoryEstimate {
+  double draws = 0;
+  double chains = 0;
+  double workspace = 0;
+  double data = 0;
+  int threads = 1;
+  double total() const { return draws + chains + workspace + data; }
+};
+
+MemoryEstimate estimate_memory(const SampleOptions& o, const Model& model,
+                               const std::vector<RunSettings>& settings, double data_bytes) {
+  MemoryEstimate best;
+  const double c = o.chains;
+  const double d = model.dim();
+  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+  for (const RunSettings& s : settings) {
+    MemoryEstimate e;
+    e.draws = 8.0 * c * o.draws * (d + 1.0);
+    e.chains = 8.0 * c * (d * matrix_buffer_count(s.options) + kScalarBuffers + kCounterBuffers);
+    e.threads = std::min(threads, std::max(o.chains, 1));
+    e.workspace = static_cast<double>(model.workspace_bytes(s.options.kind == SamplerKind::mala)) *
+                  e.threads;
+    e.data = data_bytes;
+    if (e.total() > best.total()) {
+      best = e;
+    }
+  }
+  return best;
+}
+
+std::string gib(double bytes) { return fmt::format("{:.2f} GiB", bytes / (1024.0 * 1024 * 1024)); }
+
+// Stops a run that would not fit: above --max-memory when given, else above
+// 90% of the machine's physical memory.
+void check_memory(const SampleOptions& o, const Model& model,
+                  const std::vector<RunSettings>& settings, double data_bytes) {
+  const MemoryEstimate e = estimate_memory(o, model, settings, data_bytes);
+  const std::string parts = fmt::format(
+      "{} of kept draws ({} chains × {} draws × {} parameters), {} of chain state, {} of model "
+      "workspace ({} threads) and {} of data",
+      gib(e.draws), o.chains, o.draws, model.dim(), gib(e.chains), gib(e.workspace), e.threads,
+      gib(e.data));
+  const std::string fix =
+      "Keep fewer draws (lower --draws), run fewer chains or lower --tile";
+  if (!o.max_memory.empty()) {
+    const double limit = parse_memory_size(o.max_memory, "--max-memory");
+    if (e.total() > limit) {
+      throw make_error("--max-memory",
+                       fmt::format("the run needs about {}, more than the limit of {}: {}",
+                                   gib(e.total()), gib(limit), parts),
+                       fix + ", or raise --max-memory");
+    }
+    return;
+  }
   const double pages = static_cast<double>(sysconf(_SC_PHYS_PAGES));
   const double page_size = static_cast<double>(sysconf(_SC_PAGE_SIZE));
   if (pages <= 0 || page_size <= 0) {
     return;
   }
   const double physical = pages * page_size;
-  const double needed = estimated_run_bytes(o, dim);
-  if (needed > 0.9 * physical) {
-    throw make_error("--draws/--chains", fmt::format("a run of {} chains × {} draws × {} parameters needs about {:.1f} GiB, "
-                                                     "more than 90% of this machine's {:.1f} GiB",
-                                                     o.chains, o.draws, dim, needed / (1 << 30), physical / (1 << 30)),
-                     "Keep fewer draws (raise --thin) or run fewer chains");
+  if (e.total() > 0.9 * physical) {
+    throw make_error("--draws/--chains",
+                     fmt::format("the run needs about {}, more than 90% of this machine's {}: {}",
+                                 gib(e.total()), gib(physical), parts),
+                     fix);
   }
 }
 
-std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_note) {
+// The model settings of a --preset, filled into the options the user left
+// unset. A preset fixes the architecture, so giving --hidden, --activation,
+// --noise-sd or --layers with it is an error; --prior-sd overrides its prior.
+SampleOptions apply_preset(const SampleOptions& given) {
+  SampleOptions o = given;
+  if (o.preset.empty()) {
+    return o;
+  }
+  struct Preset {
+    const char* name;
+    const char* model;
+    double prior_sd;
+  };
+  // Priors from the reference study: N(0, 0.1²) for the regression MLP,
+  // N(0, 1) for the logistic regression, N(0, 10²) for the CIFAR-size CNN.
+  // The study does not state the MNIST-size CNN's prior; N(0, 1) as for the
+  // logistic regression on the same images.
+  static const Preset kPresets[] = {{"paper-regression", "mlp", 0.1},
+                                    {"paper-logreg", "logreg", 1.0},
+                                    {"paper-mnist-cnn", "cnn", 1.0},
+                                    {"paper-cifar-cnn", "cnn", 10.0}};
+  const Preset* preset = nullptr;
+  for (const Preset& p : kPresets) {
+    if (o.preset == p.name) {
+      preset = &p;
+    }
+  }
+  if (preset == nullptr) {
+    throw make_error("--preset", "unknown preset '" + o.preset + "'",
+                     "Use paper-regression, paper-logreg, paper-mnist-cnn or paper-cifar-cnn");
+  }
+  if (!o.model.empty() && o.model != preset->model) {
+    throw make_error("--preset " + o.preset,
+                     "is a --model " + std::string(preset->model) + " preset, but --model " +
+                         o.model + " was given",
+                     "Drop --model or use --model " + std::string(preset->model));
+  }
+  for (const char* flag : {"--hidden", "--activation", "--noise-sd", "--layers", "--temper"}) {
+    if (o.given(flag)) {
+      throw make_error(flag, "conflicts with --preset " + o.preset + ", which fixes the model",
+                       "Drop " + std::string(flag) + " or --preset");
+    }
+  }
+  o.model = preset->model;
+  if (!o.prior_sd) {
+    o.prior_sd = preset->prior_sd;
+  }
+  if (o.preset == "paper-regression") {
+    // MLP 1-100-100-100-100-100-1, relu, Gaussian likelihood with sd 0.025 on
+    // the standardised targets, and the log posterior divided by N.
+    o.hidden = {100, 100, 100, 100, 100};
+    o.activation = "relu";
+    o.noise_sd = 0.025;
+    o.temper = true;
+  } else if (o.model == "cnn") {
+    o.layers = format_layers(network_preset(o.preset));
+  }
+  return o;
+}
+
+// Loads the classification data of --data: "random:HxWxC" for random images
+// (--subset of them for training, default 1000, and --test-subset for the test
+// split, default 0), otherwise the files load_classification_data reads.
+std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
+  int h = 0, w = 0, c = 0;
+  if (io::parse_random_images_spec(o.data, "--data", h, w, c)) {
+    return std::make_shared<io::ClassificationData>(io::random_images(
+        h, w, c, 10, o.subset > 0 ? static_cast<size_t>(o.subset) : 1000,
+        static_cast<size_t>(o.test_subset), std::stoull(o.split_seed)));
+  }
+  const io::Normalisation normalise =
+      o.normalise == "none" ? io::Normalisation::none : io::Normalisation::standard;
+  auto data = std::make_shared<io::ClassificationData>(
+      io::load_classification_data(o.data, static_cast<size_t>(o.subset), normalise));
+  if (o.test_subset > 0 && static_cast<size_t>(o.test_subset) < data->n_test()) {
+    const size_t n = static_cast<size_t>(o.test_subset);
+    data->test_x.resize(n * data->n_features);
+    data->test_y.resize(n);
+  }
+  return data;
+}
+
+std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_note,
+                                   double* data_bytes) {
   if (!o.target.empty() && !o.model.empty()) {
     throw make_error("--target/--model", "give one of them, not both");
   }
@@ -136,27 +311,51 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     return make_rosenbrock_model();
   }
   if (!o.data.empty() && o.model.empty()) {
-    throw make_error("--data", "applies to --model mlp and --model logreg only",
+    throw make_error("--data", "applies to --model mlp, logreg and cnn only",
                      "Drop --data or give --model");
   }
-  if (o.subset != 0 && o.model != "logreg") {
-    throw make_error("--subset", "applies to --model logreg only",
-                     "Drop --subset or use --model logreg");
-  }
-  if (o.model == "logreg") {
-    if (o.data.empty()) {
-      throw make_error("--data", "is required with --model logreg",
-                       "Give --data fashion-mnist or a directory holding the four IDX files");
+  const bool images = o.model == "logreg" || o.model == "cnn";
+  for (const char* flag : {"--subset", "--test-subset", "--normalise", "--ece-bins"}) {
+    if (o.given(flag) && !images) {
+      throw make_error(flag, "applies to --model logreg and cnn only",
+                       "Drop " + std::string(flag) + " or use --model logreg or cnn");
     }
-    auto data = std::make_shared<io::ClassificationData>(
-        io::load_classification_data(o.data, static_cast<size_t>(o.subset)));
-    LogisticRegressionConfig config;
-    config.prior_sd = o.prior_sd;
-    config.tile = o.tile;
-    *data_note = fmt::format("{}: {} training and {} test images, {} features, {} classes",
-                             data->source, data->n_train(), data->n_test(), data->n_features,
-                             data->n_classes);
-    return std::make_unique<LogisticRegression>(data, config);
+  }
+  if (o.given("--layers") && o.model != "cnn") {
+    throw make_error("--layers", "applies to --model cnn only", "Drop --layers or use --model cnn");
+  }
+  const double prior_sd = o.prior_sd.value_or(1.0);
+  if (images) {
+    if (o.data.empty()) {
+      throw make_error("--data", "is required with --model " + o.model,
+                       "Give --data fashion-mnist, random:HxWxC, or a directory of IDX or NPY "
+                       "files or a table");
+    }
+    auto data = load_images(o);
+    *data_bytes = 8.0 * static_cast<double>(data->train_x.size() + data->test_x.size());
+    *data_note = fmt::format("{}: {} training and {} test images of {}x{}x{}, {} classes",
+                             data->source, data->n_train(), data->n_test(), data->height,
+                             data->width, data->channels, data->n_classes);
+    if (o.model == "logreg") {
+      LogisticRegressionConfig config;
+      config.prior_sd = prior_sd;
+      config.tile = o.tile;
+      config.predictive_draws_per_chain = o.predictive_draws;
+      config.ece_bins = o.ece_bins;
+      return std::make_unique<LogisticRegression>(data, config);
+    }
+    if (o.layers.empty()) {
+      throw make_error("--layers", "is required with --model cnn",
+                       "Give a layer list such as conv:32,relu,avgpool,flatten,dense:10, or "
+                       "--preset paper-mnist-cnn");
+    }
+    NetworkConfig config;
+    config.layers = parse_layers(o.layers, "--layers");
+    config.prior_sd = prior_sd;
+    config.tile = o.given("--tile") ? o.tile : NetworkConfig{}.tile;
+    config.predictive_draws_per_chain = o.predictive_draws;
+    config.ece_bins = o.ece_bins;
+    return std::make_unique<NetworkClassifier>(data, config);
   }
   if (o.model == "mlp") {
     if (o.data.empty()) {
@@ -164,23 +363,26 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                        "Give a directory holding data.txt, e.g. --data data/concrete");
     }
     auto data = std::make_shared<io::RegressionData>(io::load_regression_data(o.data, std::stoull(o.split_seed)));
+    *data_bytes = 8.0 * static_cast<double>(data->train_x.size() + data->test_x.size() +
+                                            data->train_y.size() + data->test_y.size());
     MlpConfig config;
     config.hidden = o.hidden;
     config.activation = o.activation == "tanh" ? MlpConfig::Activation::tanh : MlpConfig::Activation::relu;
-    config.prior_sd = o.prior_sd;
+    config.prior_sd = prior_sd;
     if (o.noise_sd > 0) {
       config.learn_noise = false;
       config.noise_sd = o.noise_sd;
     }
     config.temper = o.temper;
     config.tile = o.tile;
+    config.predictive_draws_per_chain = o.predictive_draws;
     *data_note = fmt::format("{}: {} training and {} test rows, {} features (split seed {})",
                              data->source, data->n_train(), data->n_test(), data->n_features,
                              o.split_seed);
     return std::make_unique<MlpRegression>(data, config);
   }
   throw make_error("--target", "missing",
-                   "Give --target gaussian|funnel|rosenbrock or --model mlp|logreg");
+                   "Give --target gaussian|funnel|rosenbrock, --model mlp|logreg|cnn or --preset");
 }
 
 std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
@@ -425,15 +627,28 @@ void warn_about_other_draws(const std::string& out, const std::vector<SamplerSum
 
 void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.footer(kSampleFooter);
+  o.given = [&app](const std::string& name) { return app.count(name) > 0; };
   auto* target = app.add_option("--target", o.target, "Analytic target: gaussian, funnel or rosenbrock");
   add_choice(target, {"gaussian", "funnel", "rosenbrock"});
   add_choice(app.add_option("--model", o.model,
-                            "Model on data: mlp (Bayesian MLP regression) or logreg (Bayesian "
-                            "multinomial logistic regression)"),
-             {"mlp", "logreg"});
+                            "Model on data: mlp (Bayesian MLP regression), logreg (Bayesian "
+                            "multinomial logistic regression) or cnn (Bayesian network "
+                            "classifier with conv, pooling and dense layers, see --layers)"),
+             {"mlp", "logreg", "cnn"});
+  add_choice(app.add_option("--preset", o.preset,
+                            "Model of the reference study: paper-regression (mlp, 40,701 "
+                            "parameters on 1-D data), paper-logreg (7,850), paper-mnist-cnn "
+                            "(824,458 on 28x28x1), paper-cifar-cnn (2,395,434 on 32x32x3)"),
+             {"paper-regression", "paper-logreg", "paper-mnist-cnn", "paper-cifar-cnn"});
   app.add_option("--data", o.data,
-                 "mlp: data directory (holding data.txt) or table file; logreg: fashion-mnist "
-                 "(the installed data set) or a directory holding the four IDX files");
+                 "mlp: data directory (holding data.txt) or table file. logreg, cnn: "
+                 "fashion-mnist (the installed data set), random:HxWxC (random images), a "
+                 "directory of IDX files, of train_x.npy/train_y.npy/test_x.npy/test_y.npy, or of "
+                 "train.csv/test.csv (label last), or one table file");
+  app.add_option("--layers", o.layers,
+                 "cnn: comma-separated layers, e.g. conv:32,relu,avgpool,flatten,dense:10 "
+                 "(dense:N, conv:N[:kK][:sS][:same|valid], avgpool, maxpool, flatten, relu, tanh, "
+                 "sigmoid, softplus)");
   app.add_option("--dim", o.dim,
                  "Number of parameters of the target, v included for the funnel (default: gaussian 10, "
                  "funnel 11, the paper's 10-D funnel; rosenbrock 2)");
@@ -490,34 +705,61 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   add_choice(app.add_option("--activation", o.activation, "MLP activation: relu or tanh")->capture_default_str(),
              {"relu", "tanh"});
-  app.add_option("--prior-sd", o.prior_sd, "MLP and logreg: prior sd of every weight and bias")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.add_option("--prior-sd", o.prior_sd,
+                 "mlp, logreg, cnn: prior sd of every weight and bias (default: the preset's, "
+                 "else 1)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--noise-sd", o.noise_sd,
                  "MLP fixed noise sd in standardised units (default: sample log σ)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--temper", o.temper, "MLP: divide the log posterior by the number of training points");
-  app.add_option("--tile", o.tile, "MLP and logreg: data points per tile")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--split-seed", o.split_seed, "Seed of the 90/10 train/test split")
+  app.add_option("--tile", o.tile,
+                 "Data points per tile (default: mlp and logreg 256, cnn 32); a tile at least "
+                 "as large as the data is one full batch")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--split-seed", o.split_seed,
+                 "Seed of the 90/10 train/test split of mlp data, and of random:HxWxC images")
       ->check(kUnsigned64)
       ->capture_default_str();
-  app.add_option("--subset", o.subset,
-                 "logreg: use the first N training images in file order (0: all); the test "
-                 "split is always complete")
+  app.add_option("--subset,--train-subset", o.subset,
+                 "logreg, cnn: use the first N training images in file order (0: all; "
+                 "random:HxWxC: 1000)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--test-subset", o.test_subset,
+                 "logreg, cnn: score the predictive on the first N test images (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  add_choice(app.add_option("--normalise", o.normalise,
+                            "logreg, cnn: standard (IDX: the Fashion-MNIST pixel mean and sd; "
+                            "other files: per-feature training mean and sd) or none")
+                 ->capture_default_str(),
+             {"standard", "none"});
+  app.add_option("--predictive-draws", o.predictive_draws,
+                 "Predictive metrics from the last K kept draws of every chain")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--ece-bins", o.ece_bins, "logreg, cnn: equal-width bins of the calibration error")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-memory", o.max_memory,
+                 "Stop before sampling when the estimated peak memory exceeds this size, e.g. 8G "
+                 "(default: 90% of physical memory)");
   app.add_flag("-q,--quiet", o.quiet, "No progress bar or table");
 }
 
-int run_sample(const SampleOptions& o, const std::string& command_line) {
+int run_sample(const SampleOptions& given, const std::string& command_line) {
   // Validate everything before the first write, so bad input never touches
   // files of an earlier run.
+  const SampleOptions o = apply_preset(given);
+  if (o.predictive_draws < 1) {
+    throw make_error("--predictive-draws", "must be at least 1, got " + std::to_string(o.predictive_draws));
+  }
   std::string data_note;
-  std::unique_ptr<Model> model = build_model(o, &data_note);
+  double data_bytes = 0;
+  std::unique_ptr<Model> model = build_model(o, &data_note, &data_bytes);
   const std::vector<RunSettings> settings = build_settings(o, model->dim());
-  check_memory(o, model->dim());
+  check_memory(o, *model, settings, data_bytes);
   const DrawFormats formats = parse_formats(o);
   if (o.backend == "cuda") {
     std::string reason;

@@ -64,6 +64,23 @@ if [[ -e "$work/cuda-out" ]]; then
   echo "FAIL --backend cuda created the output directory before failing"; failures=$((failures + 1))
 fi
 
+# Network models, presets and the memory limit.
+tiny="$2/tests/data/idx/tiny"
+expected="--hidden";       expect_status_2 "preset fixes the architecture" sample --preset paper-regression --data "$2/data/agw1d/data.csv" --hidden 10
+expected="--model mlp";    expect_status_2 "preset of another model" sample --preset paper-regression --model logreg --data "$tiny"
+expected="--preset";       expect_status_2 "unknown preset" sample --preset paper-vit --data "$tiny"
+expected="--layers";       expect_status_2 "cnn without layers" sample --model cnn --data "$tiny"
+expected="'conv:4:s3'";    expect_status_2 "bad stride" sample --model cnn --data "$tiny" --layers conv:4:s3,flatten,dense:10
+expected="End the layer list with dense:10"; expect_status_2 "wrong number of outputs" sample --model cnn --data "$tiny" --layers conv:4,flatten,dense:3
+expected="layer 2 (conv:2:k9:valid)"; expect_status_2 "window beyond the image" sample --model cnn --data random:8x8x1 --layers maxpool,conv:2:k9:valid,dense:10
+expected="--layers";       expect_status_2 "layers without cnn" sample --model logreg --data "$tiny" --layers dense:10
+expected="--test-subset";  expect_status_2 "test subset without images" sample --model mlp --data "$2/data/concrete" --test-subset 5
+expected="random:HxWxC";   expect_status_2 "malformed random images" sample --model cnn --data random:32x32 --layers dense:10
+expected="--max-memory";   expect_status_2 "memory limit" sample --preset paper-cifar-cnn --data random:32x32x3 --chains 64 --max-memory 2G
+expected="model workspace"; expect_status_2 "memory estimate parts" sample --preset paper-cifar-cnn --data random:32x32x3 --chains 64 --max-memory 2G
+expected="--max-memory";   expect_status_2 "malformed memory limit" sample --target funnel --max-memory lots
+expected="--max-memory";   expect_status_2 "memory limit in unknown unit" sample --target funnel --max-memory 3X
+
 # A malformed data file names the file and the line.
 printf '1 2 3\n4 5\n' > "$work/ragged.txt"
 expected="ragged.txt";     expect_status_2 "ragged table" sample --model mlp --data "$work/ragged.txt"
