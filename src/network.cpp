@@ -383,6 +383,69 @@ int activation_jet(Kind kind, size_t count, Real* z, int planes) {
   return first ? Order + 1 : 1;
 }
 
+// One linear map (dense or conv as a product) along the line θ + t u:
+//   Z0 = A0 W + b,  Z1 = A1 W + A0 dW + db,  Z2 = A2 W + 2 A1 dW,
+// as detail::dense_jet, but with the planes of A and Z `a_plane` and
+// `z_plane` values apart, so a block of rows can be written into planes that
+// hold more rows. Returns the number of planes of Z written.
+template <int Order>
+int strided_linear_jet(int rows, int in, int out, const Real* a, size_t a_plane, int input_planes,
+                       const Real* w, const Real* dw, const Real* b, const Real* db, Real* z,
+                       size_t z_plane) {
+  using detail::add_bias;
+  using detail::gemm;
+  const int stacked = std::min(input_planes, Order + 1);
+  gemm(rows, out, in, 1, a, w, 0, z);
+  add_bias(rows, out, b, z);
+  if constexpr (Order == 0) {
+    return 1;
+  }
+  Real* z1 = z + z_plane;
+  if (stacked >= 2) {
+    gemm(rows, out, in, 1, a + a_plane, w, 0, z1);
+  }
+  gemm(rows, out, in, 1, a, dw, stacked >= 2 ? 1 : 0, z1);
+  add_bias(rows, out, db, z1);
+  if (Order == 1 || input_planes == 1) {
+    return 2;
+  }
+  Real* z2 = z + 2 * z_plane;
+  if (stacked >= 3) {
+    gemm(rows, out, in, 1, a + 2 * a_plane, w, 0, z2);
+  }
+  gemm(rows, out, in, 2, a + a_plane, dw, stacked >= 3 ? 1 : 0, z2);
+  return 3;
+}
+
+// ∂W (in, out) += Aᵀ Δ and ∂b (out) += Σ_n Δ_n for A (rows, in), Δ (rows, out).
+void add_linear_gradient(int rows, int in, int out, const Real* a, const Real* delta, Real* gw,
+                         Real* gb) {
+  if (out == 1) {
+    cblas_dgemv(CblasRowMajor, CblasTrans, rows, in, 1, a, in, delta, 1, 1, gw, 1);
+  } else {
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1, a, in, delta, out, 1,
+                gw, out);
+  }
+  for (int n = 0; n < rows; ++n) {
+    const Real* dn = delta + static_cast<size_t>(n) * out;
+    for (int j = 0; j < out; ++j) {
+      gb[j] += dn[j];
+    }
+  }
+}
+
+// Values of one plane of im2col patches that a convolution builds at a time.
+// The images of a tile go through the patch matrix in chunks of this size
+// (at least one image), so the patches, k·k times larger than the layer's
+// input, do not grow with the tile.
+constexpr size_t kPatchValues = size_t{1} << 20;
+
+// Images per chunk of a conv layer (see kPatchValues).
+int images_per_chunk(const Layer& layer) {
+  const size_t per_image = static_cast<size_t>(layer.out_h) * layer.out_w * layer.fan_in;
+  return static_cast<int>(std::max<size_t>(1, kPatchValues / std::max<size_t>(per_image, 1)));
+}
+
 // Largest index a 32-bit int holds, the limit of BLAS dimensions.
 constexpr size_t kIntMax = static_cast<size_t>(std::numeric_limits<int>::max());
 
@@ -508,7 +571,6 @@ NetworkClassifier::NetworkClassifier(std::shared_ptr<const io::ClassificationDat
   int c = d.channels;
   size_t offset = 0;
   max_size_ = d.n_features;
-  max_patches_ = 0;
   for (size_t l = 0; l < config_.layers.size(); ++l) {
     const LayerSpec& spec = config_.layers[l];
     const auto fail = [&](const std::string& what, const std::string& fix) {
@@ -551,7 +613,6 @@ NetworkClassifier::NetworkClassifier(std::shared_ptr<const io::ClassificationDat
         }
         layer.fan_in = k * k * c;
         c = spec.size;
-        max_patches_ = std::max(max_patches_, static_cast<size_t>(h) * w * layer.fan_in);
         break;
       }
       case Kind::avg_pool:
@@ -641,6 +702,17 @@ std::string NetworkClassifier::parameter_name(int index) const {
   return Model::parameter_name(index);
 }
 
+size_t NetworkClassifier::patch_values(int rows) const {
+  size_t most = 0;
+  for (const Layer& layer : layers_) {
+    if (layer.spec.kind == Kind::conv2d) {
+      const size_t images = static_cast<size_t>(std::min(images_per_chunk(layer), rows));
+      most = std::max(most, images * layer.out_h * layer.out_w * layer.fan_in);
+    }
+  }
+  return most;
+}
+
 bool NetworkClassifier::works_in_place(size_t l) const {
   const Kind kind = layers_[l].spec.kind;
   if (kind == Kind::flatten) {
@@ -670,7 +742,7 @@ NetworkClassifier::Scratch NetworkClassifier::make_scratch(int rows, bool gradie
   if (!gradient) {
     scratch.first.resize(3 * r * max_size_);
     scratch.second.resize(3 * r * max_size_);
-    scratch.patches.resize(3 * r * max_patches_);
+    scratch.patches.resize(3 * patch_values(rows));
     return scratch;
   }
   scratch.outputs.resize(layers_.size());
@@ -681,8 +753,8 @@ NetworkClassifier::Scratch NetworkClassifier::make_scratch(int rows, bool gradie
   }
   scratch.delta.resize(r * max_size_);
   scratch.delta_next.resize(r * max_size_);
-  scratch.patches.resize(r * max_patches_);
-  scratch.patch_delta.resize(r * max_patches_);
+  scratch.patches.resize(patch_values(rows));
+  scratch.patch_delta.resize(patch_values(rows));
   return scratch;
 }
 
@@ -691,12 +763,12 @@ size_t NetworkClassifier::workspace_bytes(bool gradient) const {
       std::min<size_t>(static_cast<size_t>(config_.tile), std::max<size_t>(data_->n_train(), 1));
   size_t values = 0;
   if (!gradient) {
-    values = 6 * r * max_size_ + 3 * r * max_patches_;
+    values = 6 * r * max_size_ + 3 * patch_values(static_cast<int>(r));
   } else {
     for (size_t l = 0; l < layers_.size(); ++l) {
       values += works_in_place(l) ? 0 : r * layers_[l].out_size();
     }
-    values += 2 * r * max_size_ + 2 * r * max_patches_;
+    values += 2 * r * max_size_ + 2 * patch_values(static_cast<int>(r));
   }
   return values * sizeof(Real);
 }
@@ -746,13 +818,22 @@ NetworkClassifier::Logits NetworkClassifier::forward_jet(const Real* theta, cons
         return detail::dense_jet<kOrder>(rows, layer.fan_in, layer.spec.size, input, planes, w, dw,
                                          b, db, output);
       }
-      const size_t pixels = r * layer.out_h * layer.out_w;
-      const size_t patch_plane = pixels * layer.fan_in;
-      for (int j = 0; j < used; ++j) {
-        im2col(layer, rows, input + j * in_plane, scratch.patches.data() + j * patch_plane);
+      const int chunk = images_per_chunk(layer);
+      const size_t pixels_per_image = static_cast<size_t>(layer.out_h) * layer.out_w;
+      int written = 1;
+      for (int n0 = 0; n0 < rows; n0 += chunk) {
+        const int count = std::min(chunk, rows - n0);
+        const size_t pixels = static_cast<size_t>(count) * pixels_per_image;
+        const size_t patch_plane = pixels * layer.fan_in;
+        for (int j = 0; j < used; ++j) {
+          im2col(layer, count, input + j * in_plane + n0 * layer.in_size(),
+                 scratch.patches.data() + j * patch_plane);
+        }
+        written = strided_linear_jet<kOrder>(
+            static_cast<int>(pixels), layer.fan_in, layer.spec.size, scratch.patches.data(),
+            patch_plane, planes, w, dw, b, db, output + n0 * layer.out_size(), out_plane);
       }
-      return detail::dense_jet<kOrder>(static_cast<int>(pixels), layer.fan_in, layer.spec.size,
-                                       scratch.patches.data(), planes, w, dw, b, db, output);
+      return written;
     };
     const auto activate = [&](auto order_constant) {
       constexpr int kOrder = decltype(order_constant)::value;
@@ -896,12 +977,17 @@ Real NetworkClassifier::chain_gradient(const Real* theta, Real* g, Scratch& scra
           detail::dense_jet<0>(rows, layer.fan_in, layer.spec.size, a, 1, theta + layer.w_offset,
                                nullptr, theta + layer.b_offset, nullptr, out);
           break;
-        case Kind::conv2d:
-          im2col(layer, rows, a, scratch.patches.data());
-          detail::dense_jet<0>(static_cast<int>(r * layer.out_h * layer.out_w), layer.fan_in,
-                               layer.spec.size, scratch.patches.data(), 1, theta + layer.w_offset,
-                               nullptr, theta + layer.b_offset, nullptr, out);
+        case Kind::conv2d: {
+          const int chunk = images_per_chunk(layer);
+          for (int n0 = 0; n0 < rows; n0 += chunk) {
+            const int count = std::min(chunk, rows - n0);
+            im2col(layer, count, a + n0 * layer.in_size(), scratch.patches.data());
+            detail::dense_jet<0>(count * layer.out_h * layer.out_w, layer.fan_in, layer.spec.size,
+                                 scratch.patches.data(), 1, theta + layer.w_offset, nullptr,
+                                 theta + layer.b_offset, nullptr, out + n0 * layer.out_size());
+          }
           break;
+        }
         case Kind::avg_pool:
           avg_pool(layer, rows, a, out);
           break;
@@ -950,40 +1036,38 @@ Real NetworkClassifier::chain_gradient(const Real* theta, Real* g, Scratch& scra
       const bool propagate = l > first_parameters;
       switch (layer.spec.kind) {
         case Kind::dense:
+          add_linear_gradient(rows, layer.fan_in, layer.spec.size, a, delta, g + layer.w_offset,
+                              g + layer.b_offset);
+          if (propagate) {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, layer.fan_in,
+                        layer.spec.size, 1, delta, layer.spec.size, theta + layer.w_offset,
+                        layer.spec.size, 0, next, layer.fan_in);
+            std::swap(delta, next);
+          }
+          break;
         case Kind::conv2d: {
-          const bool conv = layer.spec.kind == Kind::conv2d;
-          const int pixels = static_cast<int>(conv ? r * layer.out_h * layer.out_w : r);
+          // Chunk by chunk of images, as in the forward pass: the patches of
+          // the chunk, then ∂W += patchesᵀ δ and δ_in = col2im(δ Wᵀ).
+          const int chunk = images_per_chunk(layer);
           const int in = layer.fan_in;
           const int out = layer.spec.size;
-          const Real* input = a;
-          if (conv) {
-            im2col(layer, rows, a, scratch.patches.data());
-            input = scratch.patches.data();
-          }
-          Real* gw = g + layer.w_offset;
-          Real* gb = g + layer.b_offset;
-          if (out == 1) {
-            cblas_dgemv(CblasRowMajor, CblasTrans, pixels, in, 1, input, in, delta, 1, 1, gw, 1);
-          } else {
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, pixels, 1, input, in,
-                        delta, out, 1, gw, out);
-          }
-          for (int n = 0; n < pixels; ++n) {
-            const Real* dn = delta + static_cast<size_t>(n) * out;
-            for (int j = 0; j < out; ++j) {
-              gb[j] += dn[j];
+          const size_t pixels_per_image = static_cast<size_t>(layer.out_h) * layer.out_w;
+          for (int n0 = 0; n0 < rows; n0 += chunk) {
+            const int count = std::min(chunk, rows - n0);
+            const int pixels = static_cast<int>(count * pixels_per_image);
+            const Real* chunk_delta = delta + n0 * pixels_per_image * out;
+            im2col(layer, count, a + n0 * layer.in_size(), scratch.patches.data());
+            add_linear_gradient(pixels, in, out, scratch.patches.data(), chunk_delta,
+                                g + layer.w_offset, g + layer.b_offset);
+            if (propagate) {
+              cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, pixels, in, out, 1, chunk_delta,
+                          out, theta + layer.w_offset, out, 0, scratch.patch_delta.data(), in);
+              col2im(layer, count, scratch.patch_delta.data(), next + n0 * layer.in_size());
             }
           }
-          if (!propagate) {
-            break;
+          if (propagate) {
+            std::swap(delta, next);
           }
-          Real* target = conv ? scratch.patch_delta.data() : next;
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, pixels, in, out, 1, delta, out,
-                      theta + layer.w_offset, out, 0, target, in);
-          if (conv) {
-            col2im(layer, rows, target, next);
-          }
-          std::swap(delta, next);
           break;
         }
         case Kind::avg_pool:

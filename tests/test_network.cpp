@@ -407,6 +407,40 @@ TEST(NetworkClassifier, GradientMatchesJetAndFiniteDifferences) {
   }
 }
 
+TEST(NetworkClassifier, LargeConvolutionsRunInChunks) {
+  // The second convolution's patches are 64 · 64 · 144 = 589,824 values per
+  // image, more than half the chunk budget of 2^20, so a tile of 3 images goes
+  // through it one image at a time. The results must equal the plain reference
+  // and the reverse pass must agree with the jet.
+  const NetworkClassifier model(random_images(3, 2, 64, 64, 1, 3, 15),
+                                config_of("conv:16,tanh,conv:4,relu,maxpool,flatten,dense:3", 3));
+  const int dim = model.dim();
+  const std::vector<Real> theta = normals(dim, 800, 0.3);
+  const io::ClassificationData& d = model.data();
+  std::vector<double> p(d.n_test() * 3);
+  model.predict(theta.data(), d.test_x.data(), d.n_test(), p.data());
+  for (size_t n = 0; n < d.n_test(); ++n) {
+    const std::vector<double> z =
+        reference_logits(model, theta.data(), d.test_x.data() + n * d.n_features);
+    const double shift = std::max({z[0], z[1], z[2]});
+    const double sum = std::exp(z[0] - shift) + std::exp(z[1] - shift) + std::exp(z[2] - shift);
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_NEAR(p[n * 3 + k], std::exp(z[k] - shift) / sum, 1e-12) << "image " << n;
+    }
+  }
+  // A unit direction keeps the relu and max-pool kinks out of the stencil
+  // (see JetMatchesFiniteDifferences).
+  std::vector<Real> u = normals(dim, 801);
+  double norm = 0;
+  for (const Real v : u) norm += v * v;
+  for (Real& v : u) v /= std::sqrt(norm);
+  const JetResult r = run_jet(model, 1, theta, u, 2);
+  const double e = 1e-6;
+  const double fd = (slope_at(model, theta, u, e) - slope_at(model, theta, u, -e)) / (2 * e);
+  EXPECT_NEAR(r.h[0], fd, 1e-6 * std::max(1.0, std::abs(fd)));
+  EXPECT_NEAR(slope_at(model, theta, u, 0), r.d[0], 1e-10 * std::max(1.0, std::abs(r.d[0])));
+}
+
 TEST(NetworkClassifier, OrdersAndTilesAgreeOnValue) {
   const char* layers = kNetworks[3];
   const NetworkClassifier one(random_images(7, 0, 7, 6, 2, 3, 10), config_of(layers, 1));

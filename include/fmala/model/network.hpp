@@ -168,6 +168,8 @@ class NetworkClassifier : public Model {
   // Whether gradient() runs layer l in place on its input's buffer, keeping
   // no output of its own (flatten, and activations; see chain_gradient).
   bool works_in_place(size_t l) const;
+  // Values of one plane of the largest im2col chunk for tiles of `rows` images.
+  size_t patch_values(int rows) const;
   // The logits of one tile: planes of (rows, K), of which the first `planes`
   // are nonzero, inside a scratch buffer.
   struct Logits {
@@ -187,7 +189,6 @@ class NetworkClassifier : public Model {
   int dim_ = 0;
   int classes_ = 0;
   size_t max_size_ = 0;     // largest layer input or output per image
-  size_t max_patches_ = 0;  // largest im2col matrix per image (pixels · k·k·C_in)
 };
 
 }  // namespace fmala
