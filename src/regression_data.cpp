@@ -1,22 +1,27 @@
-// Regression data: table loading, the seeded train/test split and
-// standardisation (see regression_data.hpp).
+// Regression data: table loading, the seeded train/test split, the split from
+// UCI benchmark index files, and standardisation (see regression_data.hpp).
 
 #include "fmala/io/regression_data.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "fmala/core/error.hpp"
+#include "fmala/io/read_file.hpp"
 #include "fmala/io/table.hpp"
 
 namespace fmala::io {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr size_t kMinRows = 10;
 
@@ -103,19 +108,300 @@ void column_statistics(const std::vector<double>& values, size_t cols, size_t co
   sd = std::sqrt(squares / static_cast<double>(rows.size()));
 }
 
-// Copies the standardised features and target of `rows` into x (rows, P) and y.
-void gather(const Table& table, const RegressionData& data, const std::vector<size_t>& rows,
-            std::vector<double>& x, std::vector<double>& y) {
-  const size_t p = data.n_features;
-  x.resize(rows.size() * p);
-  y.resize(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const double* row = table.values.data() + rows[i] * table.cols;
-    for (size_t j = 0; j < p; ++j) {
-      x[i * p + j] = (row[j] - data.x_mean[j]) / data.x_sd[j];
-    }
-    y[i] = (row[p] - data.y_mean) / data.y_sd;
+// Sets the training statistics of data.feature_columns and data.target_column
+// over data.train_rows, then copies the standardised features and target of
+// the training and test rows into x (rows, P) and y.
+void standardise(const Table& table, RegressionData& data) {
+  const size_t p = data.feature_columns.size();
+  data.n_features = p;
+  data.x_mean.resize(p);
+  data.x_sd.resize(p);
+  for (size_t j = 0; j < p; ++j) {
+    column_statistics(table.values, table.cols, data.feature_columns[j], data.train_rows,
+                      data.x_mean[j], data.x_sd[j]);
   }
+  column_statistics(table.values, table.cols, data.target_column, data.train_rows, data.y_mean,
+                    data.y_sd);
+
+  const auto gather = [&](const std::vector<size_t>& rows, std::vector<double>& x,
+                          std::vector<double>& y) {
+    x.resize(rows.size() * p);
+    y.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const double* row = table.values.data() + rows[i] * table.cols;
+      for (size_t j = 0; j < p; ++j) {
+        x[i * p + j] = (row[data.feature_columns[j]] - data.x_mean[j]) / data.x_sd[j];
+      }
+      y[i] = (row[data.target_column] - data.y_mean) / data.y_sd;
+    }
+  };
+  gather(data.train_rows, data.train_x, data.train_y);
+  gather(data.test_rows, data.test_x, data.test_y);
+}
+
+// One entry of an index file and the 1-based line it is on, for error messages.
+struct IndexEntry {
+  size_t value = 0;
+  size_t line = 0;
+};
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+std::string_view trim_blanks(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// Returns "1 row", "6 rows" and so on.
+std::string count_of(size_t count, const std::string& unit) {
+  return std::to_string(count) + " " + unit + (count == 1 ? "" : "s");
+}
+
+// Reads an index file of 0-based indices below `bound`, one per line, in file
+// order. `unit` ("row" or "column") and `table_path` name what the indices
+// address in error messages. Rejects a line that is not plain digits, an index
+// of `bound` or more, and an index that appears twice.
+std::vector<IndexEntry> read_index_file(const std::string& path, size_t bound,
+                                        const std::string& unit, const std::string& table_path) {
+  const std::string text = read_whole_file(path, "index file");
+  std::vector<IndexEntry> entries;
+  // First line of each index, or 0 while the index has not appeared.
+  std::vector<size_t> first_line(bound, 0);
+  size_t line_number = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    line = trim_blanks(line);
+    if (line.empty()) {
+      continue;
+    }
+
+    const std::string where = path + ":" + std::to_string(line_number);
+    const std::string field(line);
+    if (!std::all_of(line.begin(), line.end(), is_digit)) {
+      throw make_error(where, "'" + field + "' is not a plain non-negative integer",
+                       "Write one 0-based " + unit +
+                           " index per line, as digits only (no sign, decimal point or exponent)");
+    }
+    size_t value = 0;
+    const std::from_chars_result parsed =
+        std::from_chars(line.data(), line.data() + line.size(), value);
+    if (parsed.ec != std::errc() || value >= bound) {
+      throw make_error(where,
+                       unit + " index " + field + " is out of range: '" + table_path + "' has " +
+                           count_of(bound, unit) + ", so the indices are 0 to " +
+                           std::to_string(bound - 1),
+                       "Check that the index files belong to this table. Indices are 0-based" +
+                           std::string(unit == "row" ? " and do not count blank lines" : ""));
+    }
+    if (first_line[value] != 0) {
+      throw make_error(where,
+                       unit + " index " + field + " is repeated (first on line " +
+                           std::to_string(first_line[value]) + ")",
+                       "List each " + unit + " at most once");
+    }
+    first_line[value] = line_number;
+    entries.push_back({value, line_number});
+  }
+  return entries;
+}
+
+// Returns, ascending, every k for which `folder` contains both
+// index_train_<k>.txt and index_test_<k>.txt. Names with leading zeros are
+// skipped because load_regression_data_split would not look for them.
+std::vector<uint64_t> available_splits(const fs::path& folder) {
+  const std::string prefix = "index_train_";
+  const std::string suffix = ".txt";
+  std::vector<uint64_t> splits;
+  std::error_code error;
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    const std::string digits =
+        name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    uint64_t k = 0;
+    const std::from_chars_result parsed =
+        std::from_chars(digits.data(), digits.data() + digits.size(), k);
+    if (parsed.ec != std::errc() || parsed.ptr != digits.data() + digits.size() ||
+        std::to_string(k) != digits) {
+      continue;
+    }
+    std::error_code exists_error;
+    if (fs::exists(folder / ("index_test_" + digits + ".txt"), exists_error)) {
+      splits.push_back(k);
+    }
+  }
+  std::sort(splits.begin(), splits.end());
+  return splits;
+}
+
+// Formats ascending numbers with runs shortened, e.g. "0-4, 7, 9".
+std::string format_ranges(const std::vector<uint64_t>& values) {
+  std::string text;
+  for (size_t i = 0; i < values.size();) {
+    size_t last = i;
+    while (last + 1 < values.size() && values[last + 1] == values[last] + 1) {
+      ++last;
+    }
+    if (!text.empty()) {
+      text += ", ";
+    }
+    text += std::to_string(values[i]);
+    if (last > i) {
+      text += '-';
+      text += std::to_string(values[last]);
+    }
+    i = last + 1;
+  }
+  return text;
+}
+
+// Returns " (n_splits.txt gives N splits)" when `folder` has an n_splits.txt holding a
+// plain integer, else "". The file is only a hint for error messages, so an
+// unreadable or malformed one is ignored.
+std::string n_splits_note(const fs::path& folder) {
+  const fs::path path = folder / "n_splits.txt";
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) {
+    return "";
+  }
+  std::string text;
+  try {
+    text = read_whole_file(path.string(), "split count file");
+  } catch (const Error&) {
+    return "";
+  }
+  std::string_view value(text);
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+    value.remove_suffix(1);
+  }
+  value = trim_blanks(value);
+  if (value.empty() || !std::all_of(value.begin(), value.end(), is_digit)) {
+    return "";
+  }
+  return " (n_splits.txt gives " + std::string(value) + " splits)";
+}
+
+// Throws when either index file of the split is missing, listing the paths
+// tried and the splits that are present.
+void require_split_files(const fs::path& folder, int split_index, const std::string& train_path,
+                         const std::string& test_path) {
+  std::error_code error;
+  const bool has_train = fs::exists(train_path, error);
+  const bool has_test = fs::exists(test_path, error);
+  if (has_train && has_test) {
+    return;
+  }
+  const std::string split = "split " + std::to_string(split_index);
+  std::string what;
+  if (!has_train && !has_test) {
+    what = split + " not found: neither '" + train_path + "' nor '" + test_path + "' exists";
+  } else {
+    what = split + " is incomplete: '" + (has_train ? test_path : train_path) +
+           "' does not exist, although '" + (has_train ? train_path : test_path) + "' does";
+  }
+  const std::vector<uint64_t> splits = available_splits(folder);
+  const std::string note = n_splits_note(folder);
+  std::string fix;
+  if (splits.empty()) {
+    fix = "The directory has no split with both index files" + note +
+          ". Add index_train_<k>.txt and index_test_<k>.txt next to data.txt";
+  } else {
+    fix = "Splits with both index files in the directory: " + format_ranges(splits) + note +
+          ". Pass one of those split indices, or add the missing index files next to data.txt";
+  }
+  throw make_error(folder.string(), what, fix);
+}
+
+// Sets data.feature_columns and data.target_column from index_features.txt
+// and index_target.txt in `folder`, or from the defaults of
+// load_regression_data_split where a file is absent.
+void select_columns(const fs::path& folder, const Table& table, RegressionData& data) {
+  const std::string features_path = (folder / "index_features.txt").string();
+  const std::string target_path = (folder / "index_target.txt").string();
+  std::error_code error;
+
+  data.target_column = table.cols - 1;
+  std::string target_origin = "the last column, the default without index_target.txt";
+  if (fs::exists(target_path, error)) {
+    const std::vector<IndexEntry> entries =
+        read_index_file(target_path, table.cols, "column", table.path);
+    if (entries.size() != 1) {
+      throw make_error(target_path,
+                       entries.empty() ? "the file lists no column"
+                                       : "the file lists " + count_of(entries.size(), "column") +
+                                             ", but the target is a single column",
+                       "Write the 0-based index of the target column on one line");
+    }
+    data.target_column = entries.front().value;
+    target_origin = "line " + std::to_string(entries.front().line) + " of '" + target_path + "'";
+  }
+
+  data.feature_columns.clear();
+  if (!fs::exists(features_path, error)) {
+    for (size_t col = 0; col < table.cols; ++col) {
+      if (col != data.target_column) {
+        data.feature_columns.push_back(col);
+      }
+    }
+    if (data.feature_columns.empty()) {
+      throw make_error(table.path,
+                       "the table has " + count_of(table.cols, "column") +
+                           ", but regression data needs at least one feature and the target",
+                       "Add the feature columns to the table");
+    }
+    return;
+  }
+  const std::vector<IndexEntry> entries =
+      read_index_file(features_path, table.cols, "column", table.path);
+  if (entries.empty()) {
+    throw make_error(features_path, "the file lists no column",
+                     "Write the 0-based index of each feature column on its own line, or delete "
+                     "the file to use every column but the target");
+  }
+  for (const IndexEntry& entry : entries) {
+    if (entry.value == data.target_column) {
+      throw make_error(features_path + ":" + std::to_string(entry.line),
+                       "column " + std::to_string(entry.value) + " is also the target column (" +
+                           target_origin + ")",
+                       "Remove the target column from the feature columns, or choose another "
+                       "target in index_target.txt");
+    }
+    data.feature_columns.push_back(entry.value);
+  }
+}
+
+// Returns the row indices of a split file in ascending order, rejecting an empty split.
+std::vector<size_t> sorted_rows(const std::vector<IndexEntry>& entries, const std::string& path,
+                                const std::string& split_name) {
+  if (entries.empty()) {
+    throw make_error(path, "the file lists no row, so the " + split_name + " split is empty",
+                     "List at least one row index in each split file");
+  }
+  std::vector<size_t> rows;
+  rows.reserve(entries.size());
+  for (const IndexEntry& entry : entries) {
+    rows.push_back(entry.value);
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
 }
 
 }  // namespace
@@ -171,17 +457,60 @@ RegressionData load_regression_data(const std::string& path, uint64_t seed, doub
   std::sort(data.train_rows.begin(), data.train_rows.end());
   std::sort(data.test_rows.begin(), data.test_rows.end());
 
-  data.n_features = table.cols - 1;
-  data.x_mean.resize(data.n_features);
-  data.x_sd.resize(data.n_features);
-  for (size_t j = 0; j < data.n_features; ++j) {
-    column_statistics(table.values, table.cols, j, data.train_rows, data.x_mean[j], data.x_sd[j]);
-  }
-  column_statistics(table.values, table.cols, data.n_features, data.train_rows, data.y_mean,
-                    data.y_sd);
+  data.feature_columns.resize(table.cols - 1);
+  std::iota(data.feature_columns.begin(), data.feature_columns.end(), size_t{0});
+  data.target_column = table.cols - 1;
+  standardise(table, data);
+  return data;
+}
 
-  gather(table, data, data.train_rows, data.train_x, data.train_y);
-  gather(table, data, data.test_rows, data.test_x, data.test_y);
+RegressionData load_regression_data_split(const std::string& directory, int split_index) {
+  if (split_index < 0) {
+    throw make_error(directory, "split index " + std::to_string(split_index) + " is negative",
+                     "Split indices start at 0, so pass the k of an index_train_<k>.txt file");
+  }
+  const fs::path folder(directory);
+  std::error_code error;
+  if (!fs::is_directory(folder, error)) {
+    throw make_error(directory,
+                     fs::exists(folder, error) ? "not a directory" : "directory not found",
+                     "Pass the directory that contains data.txt and the index_train_<k>.txt and "
+                     "index_test_<k>.txt files");
+  }
+  const std::string table_path = (folder / "data.txt").string();
+  if (!fs::exists(table_path, error)) {
+    throw make_error(directory, "the directory contains no data.txt (tried '" + table_path + "')",
+                     "Put the table in data.txt next to the index files");
+  }
+  const std::string k = std::to_string(split_index);
+  const std::string train_path = (folder / ("index_train_" + k + ".txt")).string();
+  const std::string test_path = (folder / ("index_test_" + k + ".txt")).string();
+  require_split_files(folder, split_index, train_path, test_path);
+
+  RegressionData data;
+  data.source = table_path;
+  const Table table = read_table(table_path);
+  select_columns(folder, table, data);
+
+  const std::vector<IndexEntry> train = read_index_file(train_path, table.rows, "row", table_path);
+  const std::vector<IndexEntry> test = read_index_file(test_path, table.rows, "row", table_path);
+  data.train_rows = sorted_rows(train, train_path, "training");
+  data.test_rows = sorted_rows(test, test_path, "test");
+  // Line of each training row in its file, or 0 for a row outside the training split.
+  std::vector<size_t> train_line(table.rows, 0);
+  for (const IndexEntry& entry : train) {
+    train_line[entry.value] = entry.line;
+  }
+  for (const IndexEntry& entry : test) {
+    if (train_line[entry.value] != 0) {
+      throw make_error(test_path + ":" + std::to_string(entry.line),
+                       "row " + std::to_string(entry.value) + " is also a training row (line " +
+                           std::to_string(train_line[entry.value]) + " of '" + train_path + "')",
+                       "Put each row in only one of the two split files");
+    }
+  }
+
+  standardise(table, data);
   return data;
 }
 

