@@ -47,6 +47,7 @@ struct SampleOptions {
   bool temper = false;
   int tile = 256;
   std::string split_seed = "0";
+  std::optional<int> split_index;  // mlp: use index_train_K.txt / index_test_K.txt
   // logreg and cnn
   int subset = 0;       // first N training images, 0: all
   int test_subset = 0;  // first N test images, 0: all

@@ -297,6 +297,16 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
   if (!o.target.empty() && !o.model.empty()) {
     throw make_error("--target/--model", "give one of them, not both");
   }
+  if (!o.target.empty()) {
+    for (const char* flag : {"--data", "--subset", "--test-subset", "--normalise", "--ece-bins",
+                             "--layers", "--split-index", "--split-seed", "--hidden", "--activation",
+                             "--prior-sd", "--noise-sd", "--temper", "--tile", "--predictive-draws"}) {
+      if (o.given(flag)) {
+        throw make_error(flag, "applies to the models on data, not to --target " + o.target,
+                         "Drop " + std::string(flag) + " or use --model");
+      }
+    }
+  }
   if (o.target == "gaussian") {
     return make_gaussian_model(o.dim == SampleOptions::kDefaultDim ? 10 : o.dim, o.rho, o.scales);
   }
@@ -320,6 +330,10 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
       throw make_error(flag, "applies to --model logreg and cnn only",
                        "Drop " + std::string(flag) + " or use --model logreg or cnn");
     }
+  }
+  if (o.given("--split-index") && o.model != "mlp") {
+    throw make_error("--split-index", "applies to --model mlp only",
+                     "Drop --split-index or use --model mlp");
   }
   if (o.given("--layers") && o.model != "cnn") {
     throw make_error("--layers", "applies to --model cnn only", "Drop --layers or use --model cnn");
@@ -362,7 +376,13 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
       throw make_error("--data", "is required with --model mlp",
                        "Give a directory holding data.txt, e.g. --data data/concrete");
     }
-    auto data = std::make_shared<io::RegressionData>(io::load_regression_data(o.data, std::stoull(o.split_seed)));
+    if (o.split_index && o.given("--split-seed")) {
+      throw make_error("--split-index", "conflicts with --split-seed",
+                       "Give --split-index to use the split files, or --split-seed for a seeded split");
+    }
+    auto data = std::make_shared<io::RegressionData>(
+        o.split_index ? io::load_regression_data_split(o.data, *o.split_index)
+                      : io::load_regression_data(o.data, std::stoull(o.split_seed)));
     *data_bytes = 8.0 * static_cast<double>(data->train_x.size() + data->test_x.size() +
                                             data->train_y.size() + data->test_y.size());
     MlpConfig config;
@@ -376,9 +396,10 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     config.temper = o.temper;
     config.tile = o.tile;
     config.predictive_draws_per_chain = o.predictive_draws;
-    *data_note = fmt::format("{}: {} training and {} test rows, {} features (split seed {})",
-                             data->source, data->n_train(), data->n_test(), data->n_features,
-                             o.split_seed);
+    *data_note = fmt::format("{}: {} training and {} test rows, {} features ({})", data->source,
+                             data->n_train(), data->n_test(), data->n_features,
+                             o.split_index ? "split files " + std::to_string(*o.split_index)
+                                           : "split seed " + o.split_seed);
     return std::make_unique<MlpRegression>(data, config);
   }
   throw make_error("--target", "missing",
@@ -721,6 +742,10 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
                  "Seed of the 90/10 train/test split of mlp data, and of random:HxWxC images")
       ->check(kUnsigned64)
       ->capture_default_str();
+  app.add_option("--split-index", o.split_index,
+                 "mlp: train and test rows from index_train_K.txt and index_test_K.txt in the "
+                 "data directory (the UCI benchmark split files) instead of a seeded split")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--subset,--train-subset", o.subset,
                  "logreg, cnn: use the first N training images in file order (0: all; "
                  "random:HxWxC: 1000)")
