@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,14 @@ LogisticRegression::LogisticRegression(std::shared_ptr<const io::ClassificationD
   }
   if (config_.ece_bins < 1) {
     throw make_error("ece_bins", fmt::format("must be at least 1, got {}", config_.ece_bins));
+  }
+  const size_t parameters = (d.n_features + 1) * static_cast<size_t>(d.n_classes);
+  if (parameters > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    throw make_error(where,
+                     fmt::format("{} features and {} classes make {} parameters, more than an int "
+                                 "can index",
+                                 d.n_features, d.n_classes, parameters),
+                     "Use fewer features or classes");
   }
   features_ = static_cast<int>(d.n_features);
   classes_ = d.n_classes;

@@ -90,9 +90,23 @@ LayerSpec parse_layer(const std::string& token, const std::string& where) {
   if (spec.kind == Kind::dense && parts.size() != 2) {
     throw bad("dense takes only the number of units");
   }
+  bool seen_padding = false, seen_kernel = false, seen_stride = false;
+  const auto once = [&](bool& seen, const char* what) {
+    if (seen) {
+      throw bad(std::string("gives the ") + what + " twice");
+    }
+    seen = true;
+  };
   for (size_t i = 2; i < parts.size(); ++i) {
     const std::string& option = parts[i];
     int value = 0;
+    if (option.size() > 1 && option[0] == 'k') {
+      once(seen_kernel, "window");
+    } else if (option.size() > 1 && option[0] == 's' && option != "same") {
+      once(seen_stride, "stride");
+    } else if (option == "same" || option == "valid") {
+      once(seen_padding, "padding");
+    }
     if (option == "same" || option == "valid") {
       spec.same = option == "same";
     } else if (option.size() > 1 && option[0] == 'k' && parse_int(option.substr(1), value)) {

@@ -61,9 +61,9 @@ bool parse_random_images_spec(const std::string& spec, const std::string& where,
   for (int i = 0; i < 3; ++i) {
     const auto result = std::from_chars(at, end, values[i]);
     const bool last = i == 2;
-    if (result.ec != std::errc() || values[i] < 1 ||
+    if (result.ec != std::errc() || values[i] < 1 || values[i] > 65535 ||
         (last ? result.ptr != end : (result.ptr == end || *result.ptr != 'x'))) {
-      throw make_error(where, "'" + spec + "' is not random:HxWxC with positive sides",
+      throw make_error(where, "'" + spec + "' is not random:HxWxC with sides from 1 to 65535",
                        "Give for example random:32x32x3");
     }
     at = result.ptr + 1;

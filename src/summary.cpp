@@ -168,7 +168,9 @@ void write_summary_json(const std::string& path,
         j["parameters"].push_back(param_json(p));
       }
     }
-    j["draws_file"] = "draws-" + s.sampler + ".npy";
+    if (!s.draws_npy.empty()) {
+      j["draws_file"] = s.draws_npy;
+    }
     j["draws_shape"] = {r.draws.chains, r.draws.draws, r.draws.dim};
     if (!s.draws_netcdf.empty()) {
       j["draws_netcdf"] = s.draws_netcdf;

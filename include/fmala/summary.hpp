@@ -29,6 +29,7 @@ struct SamplerSummary {
   std::vector<ParameterSummary> parameters;  // every parameter when D <= 100, else empty
   ParameterSummary log_density;
   std::string draws_netcdf;  // file name of the InferenceData NetCDF draws, empty when not written
+  std::string draws_npy;     // file name of the NPY draws, empty when not written
 };
 
 // The maximum number of parameters listed one by one in a summary.

@@ -1,12 +1,14 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -92,6 +94,22 @@ const CLI::Validator kUnsigned64(
     },
     "UINT64");
 
+// Whole numbers of at least `low`, with a message that names the bound
+// (CLI11's PositiveNumber prints the range up to the largest double).
+CLI::Validator whole_number_at_least(long long low) {
+  return CLI::Validator(
+      [low](std::string& text) -> std::string {
+        long long value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || value < low ||
+            value > std::numeric_limits<int>::max()) {
+          return "must be a whole number from " + std::to_string(low) + " to " +
+                 std::to_string(std::numeric_limits<int>::max()) + ", got '" + text + "'";
+        }
+        return "";
+      },
+      "INT>=" + std::to_string(low));
+}
+
 const CLI::Validator kOpenUnitInterval(
     [](std::string& text) -> std::string {
       double x = 0;
@@ -109,6 +127,10 @@ double parse_memory_size(const std::string& text, const std::string& flag) {
     return make_error(flag, "'" + text + "' is not a memory size",
                       "Give a number of bytes with an optional K, M, G or T suffix, e.g. 8G");
   };
+  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.') ||
+      text.find_first_of("xX") != std::string::npos) {
+    throw bad();
+  }
   size_t used = 0;
   double value = 0;
   try {
@@ -132,8 +154,8 @@ double parse_memory_size(const std::string& text, const std::string& flag) {
   } else {
     throw bad();
   }
-  if (!(value > 0) || !std::isfinite(value)) {
-    throw bad();
+  if (!(value * scale >= 1) || !std::isfinite(value)) {
+    throw make_error(flag, "'" + text + "' is below one byte", "Give a positive size, e.g. 8G");
   }
   return value * scale;
 }
@@ -172,7 +194,27 @@ MemoryEstimate estimate_memory(const SampleOptions& o, const Model& model,
   return best;
 }
 
-std::string gib(double bytes) { return fmt::format("{:.2f} GiB", bytes / (1024.0 * 1024 * 1024)); }
+// A byte count in the largest binary unit that keeps it at least 1.
+std::string gib(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (unit < 4 && bytes >= 1024) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{:.0f} bytes", bytes) : fmt::format("{:.2f} {}", bytes, units[unit]);
+}
+
+// The memory a run may use: --max-memory when given, else 90% of physical
+// memory (0 when unknown).
+double memory_limit(const SampleOptions& o) {
+  if (!o.given("--max-memory")) {
+    const double pages = static_cast<double>(sysconf(_SC_PHYS_PAGES));
+    const double page_size = static_cast<double>(sysconf(_SC_PAGE_SIZE));
+    return pages > 0 && page_size > 0 ? 0.9 * pages * page_size : 0.0;
+  }
+  return parse_memory_size(o.max_memory, "--max-memory");
+}
 
 // Stops a run that would not fit: above --max-memory when given, else above
 // 90% of the machine's physical memory.
@@ -186,8 +228,8 @@ void check_memory(const SampleOptions& o, const Model& model,
       gib(e.data));
   const std::string fix =
       "Keep fewer draws (lower --draws), run fewer chains or lower --tile";
-  if (!o.max_memory.empty()) {
-    const double limit = parse_memory_size(o.max_memory, "--max-memory");
+  if (o.given("--max-memory")) {
+    const double limit = memory_limit(o);
     if (e.total() > limit) {
       throw make_error("--max-memory",
                        fmt::format("the run needs about {}, more than the limit of {}: {}",
@@ -276,20 +318,101 @@ SampleOptions apply_preset(const SampleOptions& given) {
 std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
   int h = 0, w = 0, c = 0;
   if (io::parse_random_images_spec(o.data, "--data", h, w, c)) {
-    return std::make_shared<io::ClassificationData>(io::random_images(
-        h, w, c, 10, o.subset > 0 ? static_cast<size_t>(o.subset) : 1000,
-        static_cast<size_t>(o.test_subset), std::stoull(o.split_seed)));
+    const size_t n_train = o.subset > 0 ? static_cast<size_t>(o.subset) : 1000;
+    const size_t n_test = static_cast<size_t>(o.test_subset);
+    const double bytes = 8.0 * h * w * c * static_cast<double>(n_train + n_test);
+    const double limit = memory_limit(o);
+    if (limit > 0 && bytes > limit) {
+      throw make_error("--data " + o.data,
+                       fmt::format("{} + {} random images of {}x{}x{} take {}, more than the {} "
+                                   "the run may use",
+                                   n_train, n_test, h, w, c, gib(bytes), gib(limit)),
+                       "Use smaller images or fewer of them (--train-subset, --test-subset)");
+    }
+    return std::make_shared<io::ClassificationData>(
+        io::random_images(h, w, c, 10, n_train, n_test, std::stoull(o.split_seed)));
+  }
+  if (o.given("--split-seed")) {
+    throw make_error("--split-seed", "applies to --model mlp and to random:HxWxC images only",
+                     "Drop --split-seed");
   }
   const io::Normalisation normalise =
       o.normalise == "none" ? io::Normalisation::none : io::Normalisation::standard;
   auto data = std::make_shared<io::ClassificationData>(
       io::load_classification_data(o.data, static_cast<size_t>(o.subset), normalise));
+  if (o.test_subset > 0 && static_cast<size_t>(o.test_subset) > data->n_test()) {
+    throw make_error("--test-subset",
+                     fmt::format("{} exceeds the {} test images of {}", o.test_subset,
+                                 data->n_test(), data->source),
+                     fmt::format("Give at most {}, or 0 for all", data->n_test()));
+  }
   if (o.test_subset > 0 && static_cast<size_t>(o.test_subset) < data->n_test()) {
     const size_t n = static_cast<size_t>(o.test_subset);
     data->test_x.resize(n * data->n_features);
     data->test_y.resize(n);
   }
   return data;
+}
+
+// A preset is the reference study's model for its data's shape; on other
+// shapes its layers would build a different network, so that is an error.
+void check_preset_data(const SampleOptions& o, const io::ClassificationData& data) {
+  struct Shape {
+    const char* preset;
+    int height, width, channels;
+  };
+  static const Shape kShapes[] = {{"paper-logreg", 28, 28, 1},
+                                  {"paper-mnist-cnn", 28, 28, 1},
+                                  {"paper-cifar-cnn", 32, 32, 3}};
+  for (const Shape& shape : kShapes) {
+    if (o.preset != shape.preset) {
+      continue;
+    }
+    const bool flat_match = o.preset == "paper-logreg" &&
+                            data.n_features == static_cast<size_t>(shape.height) * shape.width;
+    if ((data.height != shape.height || data.width != shape.width ||
+         data.channels != shape.channels) && !flat_match) {
+      throw make_error("--preset " + o.preset,
+                       fmt::format("is defined for {}x{}x{} images, but {} has {}x{}x{}",
+                                   shape.height, shape.width, shape.channels, data.source,
+                                   data.height, data.width, data.channels),
+                       "Use --model cnn --layers (or --model logreg) for other image shapes");
+    }
+    if (data.n_classes != 10) {
+      throw make_error("--preset " + o.preset,
+                       fmt::format("is defined for 10 classes, but {} has {}", data.source,
+                                   data.n_classes),
+                       "Use --model cnn --layers (or --model logreg) for other class counts");
+    }
+  }
+}
+
+// Warns when the class count came from the largest label (NPY and table
+// data) and some class below it has no training image, since one stray label
+// can add many classes. IDX data have a fixed count of 10 and are skipped.
+void warn_about_empty_classes(const io::ClassificationData& data) {
+  int largest = -1;
+  for (const std::vector<int>* labels : {&data.train_y, &data.test_y}) {
+    for (const int y : *labels) {
+      largest = std::max(largest, y);
+    }
+  }
+  if (largest + 1 != data.n_classes) {
+    return;
+  }
+  std::vector<size_t> counts(static_cast<size_t>(std::max(data.n_classes, 0)), 0);
+  for (const int y : data.train_y) {
+    if (y >= 0 && y < data.n_classes) {
+      ++counts[static_cast<size_t>(y)];
+    }
+  }
+  const size_t empty = static_cast<size_t>(std::count(counts.begin(), counts.end(), size_t{0}));
+  if (empty > 0) {
+    std::fprintf(stderr,
+                 "fmala: warning: %s: %zu of the %d classes have no training image (the class "
+                 "count is 1 + the largest label); check the labels\n",
+                 data.source.c_str(), empty, data.n_classes);
+  }
 }
 
 std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_note,
@@ -324,7 +447,21 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     throw make_error("--data", "applies to --model mlp, logreg and cnn only",
                      "Drop --data or give --model");
   }
+  for (const char* flag : {"--dim", "--rho", "--scales"}) {
+    if (o.given(flag)) {
+      throw make_error(flag, "applies to --target gaussian and funnel, not to --model " + o.model,
+                       "Drop " + std::string(flag));
+    }
+  }
   const bool images = o.model == "logreg" || o.model == "cnn";
+  if (images) {
+    for (const char* flag : {"--hidden", "--activation", "--noise-sd", "--temper"}) {
+      if (o.given(flag)) {
+        throw make_error(flag, "applies to --model mlp only, not to --model " + o.model,
+                         "Drop " + std::string(flag));
+      }
+    }
+  }
   for (const char* flag : {"--subset", "--test-subset", "--normalise", "--ece-bins"}) {
     if (o.given(flag) && !images) {
       throw make_error(flag, "applies to --model logreg and cnn only",
@@ -346,6 +483,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                        "files or a table");
     }
     auto data = load_images(o);
+    check_preset_data(o, *data);
     *data_bytes = 8.0 * static_cast<double>(data->train_x.size() + data->test_x.size());
     *data_note = fmt::format("{}: {} training and {} test images of {}x{}x{}, {} classes",
                              data->source, data->n_train(), data->n_test(), data->height,
@@ -356,7 +494,9 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
       config.tile = o.tile;
       config.predictive_draws_per_chain = o.predictive_draws;
       config.ece_bins = o.ece_bins;
-      return std::make_unique<LogisticRegression>(data, config);
+      auto model = std::make_unique<LogisticRegression>(data, config);
+      warn_about_empty_classes(*data);
+      return model;
     }
     if (o.layers.empty()) {
       throw make_error("--layers", "is required with --model cnn",
@@ -369,7 +509,9 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     config.tile = o.given("--tile") ? o.tile : NetworkConfig{}.tile;
     config.predictive_draws_per_chain = o.predictive_draws;
     config.ece_bins = o.ece_bins;
-    return std::make_unique<NetworkClassifier>(data, config);
+    auto model = std::make_unique<NetworkClassifier>(data, config);
+    warn_about_empty_classes(*data);
+    return model;
   }
   if (o.model == "mlp") {
     if (o.data.empty()) {
@@ -385,6 +527,12 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                       : io::load_regression_data(o.data, std::stoull(o.split_seed)));
     *data_bytes = 8.0 * static_cast<double>(data->train_x.size() + data->test_x.size() +
                                             data->train_y.size() + data->test_y.size());
+    if (o.preset == "paper-regression" && data->n_features != 1) {
+      throw make_error("--preset paper-regression",
+                       fmt::format("is defined for 1 input feature, but {} has {}", data->source,
+                                   data->n_features),
+                       "Use --model mlp --hidden for other data");
+    }
     MlpConfig config;
     config.hidden = o.hidden;
     config.activation = o.activation == "tanh" ? MlpConfig::Activation::tanh : MlpConfig::Activation::relu;
@@ -737,7 +885,7 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--tile", o.tile,
                  "Data points per tile (default: mlp and logreg 256, cnn 32); a tile at least "
                  "as large as the data is one full batch")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   app.add_option("--split-seed", o.split_seed,
                  "Seed of the 90/10 train/test split of mlp data, and of random:HxWxC images")
       ->check(kUnsigned64)
@@ -745,15 +893,15 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--split-index", o.split_index,
                  "mlp: train and test rows from index_train_K.txt and index_test_K.txt in the "
                  "data directory (the UCI benchmark split files) instead of a seeded split")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number_at_least(0));
   app.add_option("--subset,--train-subset", o.subset,
                  "logreg, cnn: use the first N training images in file order (0: all; "
                  "random:HxWxC: 1000)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number_at_least(0))
       ->capture_default_str();
   app.add_option("--test-subset", o.test_subset,
                  "logreg, cnn: score the predictive on the first N test images (0: all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number_at_least(0))
       ->capture_default_str();
   add_choice(app.add_option("--normalise", o.normalise,
                             "logreg, cnn: standard (IDX: the Fashion-MNIST pixel mean and sd; "
@@ -762,10 +910,10 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
              {"standard", "none"});
   app.add_option("--predictive-draws", o.predictive_draws,
                  "Predictive metrics from the last K kept draws of every chain")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number_at_least(1))
       ->capture_default_str();
   app.add_option("--ece-bins", o.ece_bins, "logreg, cnn: equal-width bins of the calibration error")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--max-memory", o.max_memory,
                  "Stop before sampling when the estimated peak memory exceeds this size, e.g. 8G "
@@ -830,9 +978,10 @@ int run_sample(const SampleOptions& given, const std::string& command_line) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - diagnostics_start).count();
     if (!o.out.empty() && formats.npy) {
       const Draws& d = run->draws;
-      io::write_npy((std::filesystem::path(o.out) / ("draws-" + summaries.back().sampler + ".npy")).string(),
-                    d.values.data(),
+      const std::string file = "draws-" + summaries.back().sampler + ".npy";
+      io::write_npy((std::filesystem::path(o.out) / file).string(), d.values.data(),
                     {static_cast<size_t>(d.chains), static_cast<size_t>(d.draws), static_cast<size_t>(d.dim)});
+      summaries.back().draws_npy = file;
     }
     if (!o.out.empty() && formats.netcdf) {
       std::vector<std::string> names(static_cast<size_t>(model->dim()));

@@ -86,6 +86,20 @@ expected="model workspace"; expect_status_2 "memory estimate parts" sample --pre
 expected="--max-memory";   expect_status_2 "malformed memory limit" sample --target funnel --max-memory lots
 expected="--max-memory";   expect_status_2 "memory limit in unknown unit" sample --target funnel --max-memory 3X
 
+expected="28x28x1";        expect_status_2 "preset on other image shapes" sample --preset paper-mnist-cnn --data random:32x32x3
+expected="1 input feature"; expect_status_2 "regression preset on other data" sample --preset paper-regression --data "$2/data/concrete"
+expected="--dim";          expect_status_2 "target option with a model" sample --model cnn --data "$tiny" --layers dense:10 --dim 5
+expected="--hidden";       expect_status_2 "mlp option with cnn" sample --model cnn --data "$tiny" --layers dense:10 --hidden 5
+expected="--split-seed";   expect_status_2 "split seed with IDX data" sample --model logreg --data "$tiny" --split-seed 4
+expected="exceeds the 3 test images"; expect_status_2 "test subset beyond the data" sample --model logreg --data "$tiny" --test-subset 4
+expected="--tile";         expect_status_2 "zero tile" sample --model logreg --data "$tiny" --tile 0
+expected="--ece-bins";     expect_status_2 "too many bins" sample --model logreg --data "$tiny" --ece-bins 1000000000
+expected="window twice";   expect_status_2 "repeated conv option" sample --model cnn --data "$tiny" --layers conv:2:k3:k5,flatten,dense:10
+expected="1 to 65535";     expect_status_2 "huge random images" sample --model cnn --data random:99999999999x1x1 --layers dense:10
+expected="the run may use"; expect_status_2 "random images beyond memory" sample --model cnn --data random:300x300x3 --layers dense:10 --max-memory 100M
+expected="below one byte"; expect_status_2 "zero memory limit" sample --target funnel --max-memory 0
+expected="--max-memory";   expect_status_2 "hexadecimal memory limit" sample --target funnel --max-memory 0x10
+
 # A malformed data file names the file and the line.
 printf '1 2 3\n4 5\n' > "$work/ragged.txt"
 expected="ragged.txt";     expect_status_2 "ragged table" sample --model mlp --data "$work/ragged.txt"

@@ -54,6 +54,18 @@ for s in doc["samplers"]:
 print("ok   tiny CNN summary and draws")
 PY
 
+# summary.json names only the draw files that were written.
+"$fmala" sample --model cnn --data "$source_dir/tests/data/idx/tiny" --layers dense:10 --sampler mala \
+  --chains 2 --warmup 5 --draws 5 --format netcdf -q --out "$work/nc"
+python3 - "$work/nc" <<'PY'
+import json, os, sys
+s = json.load(open(os.path.join(sys.argv[1], "summary.json")))["samplers"][0]
+assert "draws_file" not in s, s.get("draws_file")
+assert s["draws_netcdf"] == "draws-mala.nc", s.get("draws_netcdf")
+assert not os.path.exists(os.path.join(sys.argv[1], "draws-mala.npy"))
+print("ok   draw file names")
+PY
+
 if [[ -d /usr/share/datasets/fashion-mnist ]]; then
   # 10 classes, so chance is 0.1; this small CNN reaches about 0.6 from 200
   # images. Below 0.3 means it did not learn.

@@ -21,7 +21,7 @@ ClassificationData random_images(int height, int width, int channels, int classe
 
 // Parses "random:HxWxC" (for example "random:32x32x3"); returns false when
 // `spec` does not start with "random:". Throws fmala::Error naming `where`
-// for a malformed shape after the prefix.
+// for a malformed shape after the prefix or a side outside 1..65535.
 bool parse_random_images_spec(const std::string& spec, const std::string& where, int& height,
                               int& width, int& channels);
 
