@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
               << ',' << r.kl << ',' << r.ess_min << ',' << r.ess_mean << ',' << r.accept << ','
               << r.seconds << '\n';
         }
+        csv.flush();  // each finished sampler survives an interrupted run
       }
       if (best < 0) {
         std::printf("| %s | — | no finite KL | | | |\n", variant.name.c_str());

@@ -107,8 +107,8 @@ def main():
     parser.add_argument("--out", default="docs/img")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    funnel(read(os.path.join(args.data, "funnel-grid-11-51.csv")) +
-           read(os.path.join(args.data, "funnel-grid-101.csv")), args.out)
+    funnel(read(os.path.join(args.data, "funnel-grid-11.csv")) +
+           read(os.path.join(args.data, "funnel-grid-51-101.csv")), args.out)
     memory(read(os.path.join(args.data, "memory.csv")), args.out)
 
 
