@@ -55,7 +55,9 @@ TEST(RandomImages, SameSeedSameData) {
   EXPECT_EQ(a.train_x, b.train_x);
   EXPECT_EQ(a.test_y, b.test_y);
   EXPECT_NE(a.train_x, c.train_x);
-  EXPECT_NE(a.train_x, std::vector<double>(a.test_x.begin(), a.test_x.begin() + 40))
+  // 2 × 2 × 1 pixels: 10 training and 4 test images hold 40 and 16 values.
+  ASSERT_EQ(a.test_x.size(), 16u);
+  EXPECT_NE(std::vector<double>(a.train_x.begin(), a.train_x.begin() + 16), a.test_x)
       << "the splits draw from different streams";
 }
 
