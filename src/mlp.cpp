@@ -14,6 +14,7 @@
 #include "fmala/ad/math.hpp"
 #include "fmala/core/error.hpp"
 #include "blas_util.hpp"
+#include "gaussian_prior.hpp"
 #include "fmala/random/philox.hpp"
 
 // Performance. At the default shape (927 training rows, 8 features, hidden
@@ -301,23 +302,8 @@ MlpRegression::Scratch MlpRegression::make_scratch(int rows, bool gradient) cons
 }
 
 Jet<Real> MlpRegression::prior_jet(const Real* theta, const Real* direction, int order) const {
-  // Σ_i log N(θ_i + t u_i; 0, s²) = -Σ (θ_i + t u_i)² / (2 s²) - n (log s + log 2π / 2).
-  double sum_tt = 0;
-  double sum_tu = 0;
-  double sum_uu = 0;
-  for (size_t i = 0; i < n_weights_; ++i) {
-    sum_tt += theta[i] * theta[i];
-    if (order >= 1) {
-      sum_tu += theta[i] * direction[i];
-    }
-    if (order >= 2) {
-      sum_uu += direction[i] * direction[i];
-    }
-  }
-  const Real inv_var = Real(1) / (config_.prior_sd * config_.prior_sd);
-  const double count = static_cast<double>(n_weights_);
-  Jet<Real> prior(-0.5 * sum_tt * inv_var - count * (std::log(config_.prior_sd) + 0.5 * kLogTwoPi),
-                  -sum_tu * inv_var, -sum_uu * inv_var);
+  Jet<Real> prior =
+      detail::gaussian_prior_jet(theta, direction, order, n_weights_, config_.prior_sd);
   if (config_.learn_noise) {
     const Real s = theta[n_weights_];
     const Real us = order >= 1 ? direction[n_weights_] : Real(0);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "blas_util.hpp"
+#include "gaussian_prior.hpp"
 #include "classification_scores.hpp"
 #include "fmala/ad/math.hpp"
 #include "fmala/core/error.hpp"
@@ -22,7 +23,6 @@ namespace fmala {
 
 namespace {
 
-constexpr double kLogTwoPi = 1.83787706640934548356065947281123527;
 
 using Kind = LayerSpec::Kind;
 using Layer = NetworkClassifier::Layer;
@@ -788,23 +788,8 @@ size_t NetworkClassifier::workspace_bytes(bool gradient) const {
 }
 
 Jet<Real> NetworkClassifier::prior_jet(const Real* theta, const Real* direction, int order) const {
-  // Σ_i log N(θ_i + t u_i; 0, s²) = -Σ (θ_i + t u_i)² / (2 s²) - D (log s + log 2π / 2).
-  double sum_tt = 0;
-  double sum_tu = 0;
-  double sum_uu = 0;
-  for (int i = 0; i < dim_; ++i) {
-    sum_tt += theta[i] * theta[i];
-    if (order >= 1) {
-      sum_tu += theta[i] * direction[i];
-    }
-    if (order >= 2) {
-      sum_uu += direction[i] * direction[i];
-    }
-  }
-  const Real inv_var = Real(1) / (config_.prior_sd * config_.prior_sd);
-  return Jet<Real>(
-      -0.5 * sum_tt * inv_var - dim_ * (std::log(config_.prior_sd) + 0.5 * kLogTwoPi),
-      -sum_tu * inv_var, -sum_uu * inv_var);
+  return detail::gaussian_prior_jet(theta, direction, order, static_cast<size_t>(dim_),
+                                    config_.prior_sd);
 }
 
 NetworkClassifier::Logits NetworkClassifier::forward_jet(const Real* theta, const Real* direction,
