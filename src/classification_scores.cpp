@@ -5,6 +5,10 @@
 #include <cstddef>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "fmala/core/error.hpp"
+
 namespace fmala::detail {
 
 ClassificationScores score_classification(const std::vector<double>& p, const std::vector<int>& y,
@@ -44,6 +48,43 @@ ClassificationScores score_classification(const std::vector<double>& p, const st
   scores.nll /= total;
   scores.brier /= total;
   return scores;
+}
+
+void check_classification_data(const io::ClassificationData& d, const char* where,
+                               const char* unit) {
+  if (d.train_x.size() != d.n_train() * d.n_features ||
+      d.test_x.size() != d.n_test() * d.n_features) {
+    throw make_error(where,
+                     fmt::format("features have {} training and {} test values, expected {} "
+                                 "times {} features",
+                                 d.train_x.size(), d.test_x.size(), unit, d.n_features));
+  }
+  for (const std::vector<int>* labels : {&d.train_y, &d.test_y}) {
+    for (size_t n = 0; n < labels->size(); ++n) {
+      if ((*labels)[n] < 0 || (*labels)[n] >= d.n_classes) {
+        throw make_error(where, fmt::format("{} label {} at index {} is outside 0..{}",
+                                            labels == &d.train_y ? "training" : "test",
+                                            (*labels)[n], n, d.n_classes - 1));
+      }
+    }
+  }
+}
+
+void check_classification_settings(Real prior_sd, int tile, int predictive_draws_per_chain,
+                                   int ece_bins) {
+  if (!(prior_sd > 0) || !std::isfinite(prior_sd)) {
+    throw make_error("prior_sd", fmt::format("must be positive and finite, got {}", prior_sd));
+  }
+  if (tile < 1) {
+    throw make_error("tile", fmt::format("must be at least 1, got {}", tile));
+  }
+  if (predictive_draws_per_chain < 1) {
+    throw make_error("predictive_draws_per_chain",
+                     fmt::format("must be at least 1, got {}", predictive_draws_per_chain));
+  }
+  if (ece_bins < 1) {
+    throw make_error("ece_bins", fmt::format("must be at least 1, got {}", ece_bins));
+  }
 }
 
 }  // namespace fmala::detail

@@ -1,8 +1,12 @@
 #pragma once
-// Scores of a posterior predictive for classification (internal header),
-// shared by the logistic regression and the network models.
+// Scores of a posterior predictive for classification, and the input checks
+// of the classification models (internal header), shared by the logistic
+// regression and the network classifier.
 
 #include <vector>
+
+#include "fmala/core/config.hpp"
+#include "fmala/io/classification_data.hpp"
 
 namespace fmala::detail {
 
@@ -23,5 +27,17 @@ struct ClassificationScores {
 // All four are 0 for no rows.
 ClassificationScores score_classification(const std::vector<double>& p, const std::vector<int>& y,
                                           int k, int bins);
+
+// Checks that x has `unit`s (rows or images) times n_features values in both
+// splits and that every label is in 0..n_classes-1. Throws fmala::Error naming
+// `where`.
+void check_classification_data(const io::ClassificationData& data, const char* where,
+                               const char* unit);
+
+// Checks the settings the classification models share: a positive, finite
+// prior sd and a tile, predictive_draws_per_chain and ece_bins of at least 1.
+// Throws fmala::Error naming the setting.
+void check_classification_settings(Real prior_sd, int tile, int predictive_draws_per_chain,
+                                   int ece_bins);
 
 }  // namespace fmala::detail

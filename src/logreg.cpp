@@ -12,6 +12,8 @@
 #include "fmala/ad/math.hpp"
 #include "fmala/core/error.hpp"
 #include "blas_util.hpp"
+#include "chain_loops.hpp"
+#include "chain_loops.hpp"
 #include "gaussian_prior.hpp"
 #include "classification_scores.hpp"
 
@@ -63,35 +65,9 @@ LogisticRegression::LogisticRegression(std::shared_ptr<const io::ClassificationD
   if (d.n_classes < 2) {
     throw make_error(where, fmt::format("{} classes, expected at least 2", d.n_classes));
   }
-  if (d.train_x.size() != d.n_train() * d.n_features ||
-      d.test_x.size() != d.n_test() * d.n_features) {
-    throw make_error(where,
-                     fmt::format("features have {} training and {} test values, expected rows "
-                                 "times {} features",
-                                 d.train_x.size(), d.test_x.size(), d.n_features));
-  }
-  for (const std::vector<int>* labels : {&d.train_y, &d.test_y}) {
-    for (size_t n = 0; n < labels->size(); ++n) {
-      if ((*labels)[n] < 0 || (*labels)[n] >= d.n_classes) {
-        throw make_error(where, fmt::format("{} label {} at index {} is outside 0..{}",
-                                            labels == &d.train_y ? "training" : "test",
-                                            (*labels)[n], n, d.n_classes - 1));
-      }
-    }
-  }
-  if (!(config_.prior_sd > 0) || !std::isfinite(config_.prior_sd)) {
-    throw make_error("prior_sd", fmt::format("must be positive and finite, got {}", config_.prior_sd));
-  }
-  if (config_.tile < 1) {
-    throw make_error("tile", fmt::format("must be at least 1, got {}", config_.tile));
-  }
-  if (config_.predictive_draws_per_chain < 1) {
-    throw make_error("predictive_draws_per_chain",
-                     fmt::format("must be at least 1, got {}", config_.predictive_draws_per_chain));
-  }
-  if (config_.ece_bins < 1) {
-    throw make_error("ece_bins", fmt::format("must be at least 1, got {}", config_.ece_bins));
-  }
+  detail::check_classification_data(d, where, "rows");
+  detail::check_classification_settings(config_.prior_sd, config_.tile,
+                                        config_.predictive_draws_per_chain, config_.ece_bins);
   const size_t parameters = (d.n_features + 1) * static_cast<size_t>(d.n_classes);
   if (parameters > static_cast<size_t>(std::numeric_limits<int>::max())) {
     throw make_error(where,
@@ -202,29 +178,14 @@ Jet<Real> LogisticRegression::chain_jet(const Real* theta, const Real* direction
 
 void LogisticRegression::jet(int chains, const Real* theta, const Real* direction, int order,
                              Real* f, Real* d, Real* h) const {
-  if (order < 0 || order > 2) {
-    throw make_error("LogisticRegression::jet",
-                     "order must be 0, 1 or 2, got " + std::to_string(order));
-  }
-  const size_t dim = static_cast<size_t>(dim_);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
-#pragma omp parallel
-  {
-    Scratch scratch = make_scratch(rows);
-#pragma omp for schedule(static)
-    for (int c = 0; c < chains; ++c) {
-      const Real* u = order >= 1 ? direction + c * dim : nullptr;
-      const Jet<Real> y = chain_jet(theta + c * dim, u, order, scratch);
-      f[c] = y.val;
-      if (order >= 1) {
-        d[c] = y.d;
-      }
-      if (order >= 2) {
-        h[c] = y.d2;
-      }
-    }
-  }
+  detail::jet_over_chains(
+      "LogisticRegression::jet", chains, static_cast<size_t>(dim_), theta, direction, order, f, d, h,
+      [&] { return make_scratch(rows); },
+      [&](const Real* t, const Real* u, int o, Scratch& scratch) {
+        return chain_jet(t, u, o, scratch);
+      });
 }
 
 // Reverse mode, tile by tile: with Δ (rows, K) = onehot(y) - softmax(Z), the
@@ -270,17 +231,13 @@ Real LogisticRegression::chain_gradient(const Real* theta, Real* g, Scratch& scr
 }
 
 void LogisticRegression::gradient(int chains, const Real* theta, Real* f, Real* g) const {
-  const size_t dim = static_cast<size_t>(dim_);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
-#pragma omp parallel
-  {
-    Scratch scratch = make_scratch(rows);
-#pragma omp for schedule(static)
-    for (int c = 0; c < chains; ++c) {
-      f[c] = chain_gradient(theta + c * dim, g + c * dim, scratch);
-    }
-  }
+  detail::gradient_over_chains(
+      chains, static_cast<size_t>(dim_), theta, f, g, [&] { return make_scratch(rows); },
+      [&](const Real* t, Real* gradient, Scratch& scratch) {
+        return chain_gradient(t, gradient, scratch);
+      });
 }
 
 void LogisticRegression::predict(const Real* theta, const double* x, size_t rows,

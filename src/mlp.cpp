@@ -14,6 +14,8 @@
 #include "fmala/ad/math.hpp"
 #include "fmala/core/error.hpp"
 #include "blas_util.hpp"
+#include "chain_loops.hpp"
+#include "chain_loops.hpp"
 #include "gaussian_prior.hpp"
 #include "fmala/random/philox.hpp"
 
@@ -385,30 +387,16 @@ Jet<Real> MlpRegression::chain_jet(const Real* theta, const Real* direction, int
   return f;
 }
 
-void MlpRegression::jet(int chains, const Real* theta, const Real* direction, int order, Real* f,
-                        Real* d, Real* h) const {
-  if (order < 0 || order > 2) {
-    throw make_error("MlpRegression::jet", "order must be 0, 1 or 2, got " + std::to_string(order));
-  }
-  const size_t dim = static_cast<size_t>(dim_);
+void MlpRegression::jet(int chains, const Real* theta, const Real* direction, int order,
+                        Real* f, Real* d, Real* h) const {
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
-#pragma omp parallel
-  {
-    Scratch scratch = make_scratch(rows, false);
-#pragma omp for schedule(static)
-    for (int k = 0; k < chains; ++k) {
-      const Real* u = order >= 1 ? direction + k * dim : nullptr;
-      const Jet<Real> y = chain_jet(theta + k * dim, u, order, scratch);
-      f[k] = y.val;
-      if (order >= 1) {
-        d[k] = y.d;
-      }
-      if (order >= 2) {
-        h[k] = y.d2;
-      }
-    }
-  }
+  detail::jet_over_chains(
+      "MlpRegression::jet", chains, static_cast<size_t>(dim_), theta, direction, order, f, d, h,
+      [&] { return make_scratch(rows, false); },
+      [&](const Real* t, const Real* u, int o, Scratch& scratch) {
+        return chain_jet(t, u, o, scratch);
+      });
 }
 
 // Reverse mode, tile by tile. With r_n = y_n - μ_n and precision e^{-2s}, the
@@ -483,17 +471,13 @@ Real MlpRegression::chain_gradient(const Real* theta, Real* g, Scratch& scratch)
 }
 
 void MlpRegression::gradient(int chains, const Real* theta, Real* f, Real* g) const {
-  const size_t dim = static_cast<size_t>(dim_);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
-#pragma omp parallel
-  {
-    Scratch scratch = make_scratch(rows, true);
-#pragma omp for schedule(static)
-    for (int k = 0; k < chains; ++k) {
-      f[k] = chain_gradient(theta + k * dim, g + k * dim, scratch);
-    }
-  }
+  detail::gradient_over_chains(
+      chains, static_cast<size_t>(dim_), theta, f, g, [&] { return make_scratch(rows, true); },
+      [&](const Real* t, Real* gradient, Scratch& scratch) {
+        return chain_gradient(t, gradient, scratch);
+      });
 }
 
 void MlpRegression::initial_state(uint64_t seed, int first_chain, int chains, Real* theta) const {

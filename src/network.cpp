@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "blas_util.hpp"
+#include "chain_loops.hpp"
+#include "chain_loops.hpp"
 #include "gaussian_prior.hpp"
 #include "classification_scores.hpp"
 #include "fmala/ad/math.hpp"
@@ -546,35 +548,9 @@ NetworkClassifier::NetworkClassifier(std::shared_ptr<const io::ClassificationDat
                                  d.height, d.width, d.channels, d.n_features),
                      "Set height, width and channels so that their product is n_features");
   }
-  if (d.train_x.size() != d.n_train() * d.n_features ||
-      d.test_x.size() != d.n_test() * d.n_features) {
-    throw make_error(where,
-                     fmt::format("features have {} training and {} test values, expected images "
-                                 "times {} features",
-                                 d.train_x.size(), d.test_x.size(), d.n_features));
-  }
-  for (const std::vector<int>* labels : {&d.train_y, &d.test_y}) {
-    for (size_t n = 0; n < labels->size(); ++n) {
-      if ((*labels)[n] < 0 || (*labels)[n] >= d.n_classes) {
-        throw make_error(where, fmt::format("{} label {} at index {} is outside 0..{}",
-                                            labels == &d.train_y ? "training" : "test",
-                                            (*labels)[n], n, d.n_classes - 1));
-      }
-    }
-  }
-  if (!(config_.prior_sd > 0) || !std::isfinite(config_.prior_sd)) {
-    throw make_error("prior_sd", fmt::format("must be positive and finite, got {}", config_.prior_sd));
-  }
-  if (config_.tile < 1) {
-    throw make_error("tile", fmt::format("must be at least 1, got {}", config_.tile));
-  }
-  if (config_.predictive_draws_per_chain < 1) {
-    throw make_error("predictive_draws_per_chain",
-                     fmt::format("must be at least 1, got {}", config_.predictive_draws_per_chain));
-  }
-  if (config_.ece_bins < 1) {
-    throw make_error("ece_bins", fmt::format("must be at least 1, got {}", config_.ece_bins));
-  }
+  detail::check_classification_data(d, where, "images");
+  detail::check_classification_settings(config_.prior_sd, config_.tile,
+                                        config_.predictive_draws_per_chain, config_.ece_bins);
   if (config_.layers.empty()) {
     throw make_error("layers", "the network has no layers",
                      "Give a layer list, for example conv:32,relu,avgpool,flatten,dense:10");
@@ -913,29 +889,14 @@ Jet<Real> NetworkClassifier::chain_jet(const Real* theta, const Real* direction,
 
 void NetworkClassifier::jet(int chains, const Real* theta, const Real* direction, int order,
                             Real* f, Real* d, Real* h) const {
-  if (order < 0 || order > 2) {
-    throw make_error("NetworkClassifier::jet",
-                     "order must be 0, 1 or 2, got " + std::to_string(order));
-  }
-  const size_t dim = static_cast<size_t>(dim_);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
-#pragma omp parallel
-  {
-    Scratch scratch = make_scratch(rows, false);
-#pragma omp for schedule(static)
-    for (int c = 0; c < chains; ++c) {
-      const Real* u = order >= 1 ? direction + c * dim : nullptr;
-      const Jet<Real> y = chain_jet(theta + c * dim, u, order, scratch);
-      f[c] = y.val;
-      if (order >= 1) {
-        d[c] = y.d;
-      }
-      if (order >= 2) {
-        h[c] = y.d2;
-      }
-    }
-  }
+  detail::jet_over_chains(
+      "NetworkClassifier::jet", chains, static_cast<size_t>(dim_), theta, direction, order, f, d, h,
+      [&] { return make_scratch(rows, false); },
+      [&](const Real* t, const Real* u, int o, Scratch& scratch) {
+        return chain_jet(t, u, o, scratch);
+      });
 }
 
 // Reverse mode, tile by tile. The forward pass keeps every layer's output;
@@ -1099,17 +1060,13 @@ Real NetworkClassifier::chain_gradient(const Real* theta, Real* g, Scratch& scra
 }
 
 void NetworkClassifier::gradient(int chains, const Real* theta, Real* f, Real* g) const {
-  const size_t dim = static_cast<size_t>(dim_);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
-#pragma omp parallel
-  {
-    Scratch scratch = make_scratch(rows, true);
-#pragma omp for schedule(static)
-    for (int c = 0; c < chains; ++c) {
-      f[c] = chain_gradient(theta + c * dim, g + c * dim, scratch);
-    }
-  }
+  detail::gradient_over_chains(
+      chains, static_cast<size_t>(dim_), theta, f, g, [&] { return make_scratch(rows, true); },
+      [&](const Real* t, Real* gradient, Scratch& scratch) {
+        return chain_gradient(t, gradient, scratch);
+      });
 }
 
 void NetworkClassifier::initial_state(uint64_t seed, int first_chain, int chains,
