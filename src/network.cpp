@@ -712,9 +712,9 @@ bool NetworkClassifier::works_in_place(size_t l) const {
     return false;
   }
   // The input must be a scratch buffer (not the data) that no backward step
-  // reads again: the output of a dense, conv or pooling layer, possibly
-  // through flatten, and not that of an activation, whose own derivative
-  // comes from its output.
+  // reads again. That is the output of a dense, conv or pooling layer, possibly
+  // through flatten. An activation's output is not, because the activation's
+  // own derivative comes from it.
   for (size_t j = l; j-- > 0;) {
     const Kind before = layers_[j].spec.kind;
     if (before != Kind::flatten) {
@@ -899,11 +899,11 @@ void NetworkClassifier::jet(int chains, const Real* theta, const Real* direction
       });
 }
 
-// Reverse mode, tile by tile. The forward pass keeps every layer's output;
-// an activation that follows a layer other than an activation works in place
-// on that layer's output, because its own derivative is a function of its
-// output (slope_from_output) and the layer before it needs only its own
-// input. With δ the adjoint of a layer's output:
+// Reverse mode, tile by tile. The forward pass keeps every layer's output.
+// An activation that follows a layer other than an activation works in place
+// on that layer's output. This is safe because its own derivative is a
+// function of its output (slope_from_output), and the layer before it needs
+// only its own input. With δ the adjoint of a layer's output:
 //   dense, conv: ∂W += Aᵀ δ (A the input or its im2col patches), ∂b += Σ δ,
 //                δ_in = δ Wᵀ (then col2im for conv)
 //   activation:  δ_in = δ ⊙ φ'(a);  avg-pool: δ / 4 over the window;
@@ -1137,11 +1137,12 @@ Metrics NetworkClassifier::metrics(const Draws& draws) const {
     return {};
   }
   const size_t count = selected.size();
-  // As in LogisticRegression::metrics: at most kGroups contiguous groups of
-  // draws, a number that does not depend on the thread count, each summed by
-  // one thread in draw order and added in group order, so the metrics are the
-  // same for any thread count. Images go in chunks of kChunk, which bounds
-  // the partial sums at kGroups · kChunk · K doubles.
+  // As in LogisticRegression::metrics, the draws form at most kGroups
+  // contiguous groups, a number that does not depend on the thread count. Each
+  // group is summed by one thread in draw order and the groups are added in
+  // order, so the metrics are the same for any thread count. Images go in
+  // chunks of kChunk, which bounds the partial sums at kGroups · kChunk · K
+  // doubles.
   constexpr size_t kGroups = 64;
   constexpr size_t kChunk = 1024;
   const size_t groups = std::min(kGroups, count);

@@ -62,7 +62,7 @@ struct SampleOptions {
   std::string format = "npy,netcdf";  // draw file formats, comma-separated
   // Whether an option was given on the command line, by its long name
   // ("--hidden"); set by add_sample_options.
-  std::function<bool(const std::string&)> given = [](const std::string&) { return false; };
+  std::function<bool(const std::string&)> was_given = [](const std::string&) { return false; };
 };
 
 void add_sample_options(CLI::App& app, SampleOptions& options);

@@ -120,8 +120,8 @@ const CLI::Validator kOpenUnitInterval(
     },
     "(0,1)");
 
-// Reads a memory size such as "8G", "512M", "1.5GiB" or "4000000000" (bytes);
-// the suffixes K, M, G and T are powers of 1024, with an optional "B" or "iB".
+// Reads a memory size such as "8G", "512M", "1.5GiB" or "4000000000" (bytes).
+// The suffixes K, M, G and T are powers of 1024, with an optional "B" or "iB".
 double parse_memory_size(const std::string& text, const std::string& flag) {
   const auto bad = [&] {
     return make_error(flag, "'" + text + "' is not a memory size",
@@ -161,9 +161,9 @@ double parse_memory_size(const std::string& text, const std::string& flag) {
 }
 
 // Peak host bytes of one sampler's run on the CPU back end, the largest over
-// the chosen samplers (they run one after another and each frees its draws):
-// the kept draws and log-density, the engine's (C, D) buffers, the model's
-// per-thread workspace, and the data, which stay for the whole run.
+// the chosen samplers, which run one after another and each free their draws.
+// The parts are the kept draws and log-density, the engine's (C, D) buffers,
+// the model's per-thread workspace, and the data, which stay for the whole run.
 struct MemoryEstimate {
   double draws = 0;
   double chains = 0;
@@ -208,7 +208,7 @@ std::string gib(double bytes) {
 // The memory a run may use: --max-memory when given, else 90% of physical
 // memory (0 when unknown).
 double memory_limit(const SampleOptions& o) {
-  if (!o.given("--max-memory")) {
+  if (!o.was_given("--max-memory")) {
     const double pages = static_cast<double>(sysconf(_SC_PHYS_PAGES));
     const double page_size = static_cast<double>(sysconf(_SC_PAGE_SIZE));
     return pages > 0 && page_size > 0 ? 0.9 * pages * page_size : 0.0;
@@ -228,7 +228,7 @@ void check_memory(const SampleOptions& o, const Model& model,
       gib(e.data));
   const std::string fix =
       "Keep fewer draws (lower --draws), run fewer chains or lower --tile";
-  if (o.given("--max-memory")) {
+  if (o.was_given("--max-memory")) {
     const double limit = memory_limit(o);
     if (e.total() > limit) {
       throw make_error("--max-memory",
@@ -290,7 +290,7 @@ SampleOptions apply_preset(const SampleOptions& given) {
                      "Drop --model or use --model " + std::string(preset->model));
   }
   for (const char* flag : {"--hidden", "--activation", "--noise-sd", "--layers", "--temper"}) {
-    if (o.given(flag)) {
+    if (o.was_given(flag)) {
       throw make_error(flag, "conflicts with --preset " + o.preset + ", which fixes the model",
                        "Drop " + std::string(flag) + " or --preset");
     }
@@ -332,7 +332,7 @@ std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
     return std::make_shared<io::ClassificationData>(
         io::random_images(h, w, c, 10, n_train, n_test, std::stoull(o.split_seed)));
   }
-  if (o.given("--split-seed")) {
+  if (o.was_given("--split-seed")) {
     throw make_error("--split-seed", "applies to --model mlp and to random:HxWxC images only",
                      "Drop --split-seed");
   }
@@ -354,8 +354,8 @@ std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
   return data;
 }
 
-// A preset is the reference study's model for its data's shape; on other
-// shapes its layers would build a different network, so that is an error.
+// Checks that the data fit the preset: on other shapes its layers would build
+// a different network from the reference study's, so that is an error.
 void check_preset_data(const SampleOptions& o, const io::ClassificationData& data) {
   struct Shape {
     const char* preset;
@@ -409,8 +409,8 @@ void warn_about_empty_classes(const io::ClassificationData& data) {
   const size_t empty = static_cast<size_t>(std::count(counts.begin(), counts.end(), size_t{0}));
   if (empty > 0) {
     std::fprintf(stderr,
-                 "fmala: warning: %s: %zu of the %d classes have no training image (the class "
-                 "count is 1 + the largest label); check the labels\n",
+                 "fmala: warning: %s: %zu of the %d classes have no training image. Check the "
+                 "labels: the class count is 10 for IDX files, 1 + the largest label otherwise\n",
                  data.source.c_str(), empty, data.n_classes);
   }
 }
@@ -424,7 +424,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     for (const char* flag : {"--data", "--subset", "--test-subset", "--normalise", "--ece-bins",
                              "--layers", "--split-index", "--split-seed", "--hidden", "--activation",
                              "--prior-sd", "--noise-sd", "--temper", "--tile", "--predictive-draws"}) {
-      if (o.given(flag)) {
+      if (o.was_given(flag)) {
         throw make_error(flag, "applies to the models on data, not to --target " + o.target,
                          "Drop " + std::string(flag) + " or use --model");
       }
@@ -448,7 +448,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                      "Drop --data or give --model");
   }
   for (const char* flag : {"--dim", "--rho", "--scales"}) {
-    if (o.given(flag)) {
+    if (o.was_given(flag)) {
       throw make_error(flag, "applies to --target gaussian and funnel, not to --model " + o.model,
                        "Drop " + std::string(flag));
     }
@@ -456,23 +456,23 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
   const bool images = o.model == "logreg" || o.model == "cnn";
   if (images) {
     for (const char* flag : {"--hidden", "--activation", "--noise-sd", "--temper"}) {
-      if (o.given(flag)) {
+      if (o.was_given(flag)) {
         throw make_error(flag, "applies to --model mlp only, not to --model " + o.model,
                          "Drop " + std::string(flag));
       }
     }
   }
   for (const char* flag : {"--subset", "--test-subset", "--normalise", "--ece-bins"}) {
-    if (o.given(flag) && !images) {
+    if (o.was_given(flag) && !images) {
       throw make_error(flag, "applies to --model logreg and cnn only",
                        "Drop " + std::string(flag) + " or use --model logreg or cnn");
     }
   }
-  if (o.given("--split-index") && o.model != "mlp") {
+  if (o.was_given("--split-index") && o.model != "mlp") {
     throw make_error("--split-index", "applies to --model mlp only",
                      "Drop --split-index or use --model mlp");
   }
-  if (o.given("--layers") && o.model != "cnn") {
+  if (o.was_given("--layers") && o.model != "cnn") {
     throw make_error("--layers", "applies to --model cnn only", "Drop --layers or use --model cnn");
   }
   const double prior_sd = o.prior_sd.value_or(1.0);
@@ -506,7 +506,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     NetworkConfig config;
     config.layers = parse_layers(o.layers, "--layers");
     config.prior_sd = prior_sd;
-    config.tile = o.given("--tile") ? o.tile : NetworkConfig{}.tile;
+    config.tile = o.was_given("--tile") ? o.tile : NetworkConfig{}.tile;
     config.predictive_draws_per_chain = o.predictive_draws;
     config.ece_bins = o.ece_bins;
     auto model = std::make_unique<NetworkClassifier>(data, config);
@@ -518,7 +518,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
       throw make_error("--data", "is required with --model mlp",
                        "Give a directory holding data.txt, e.g. --data data/concrete");
     }
-    if (o.split_index && o.given("--split-seed")) {
+    if (o.split_index && o.was_given("--split-seed")) {
       throw make_error("--split-index", "conflicts with --split-seed",
                        "Give --split-index to use the split files, or --split-seed for a seeded split");
     }
@@ -796,7 +796,7 @@ void warn_about_other_draws(const std::string& out, const std::vector<SamplerSum
 
 void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.footer(kSampleFooter);
-  o.given = [&app](const std::string& name) { return app.count(name) > 0; };
+  o.was_given = [&app](const std::string& name) { return app.count(name) > 0; };
   auto* target = app.add_option("--target", o.target, "Analytic target: gaussian, funnel or rosenbrock");
   add_choice(target, {"gaussian", "funnel", "rosenbrock"});
   add_choice(app.add_option("--model", o.model,

@@ -14,9 +14,10 @@ inline constexpr int kMaxMatrixBuffers = 7;  // (C, D) each, at most
 inline constexpr int kScalarBuffers = 20;    // (C) each
 inline constexpr int kCounterBuffers = 3;    // (C) each
 
-// The set of (C, D) buffers a sampler uses: θ and θ' always, then the tangent u
-// (forward samplers), the reverse tangent u* (see has_reverse_tangent), the
-// noise z (all but the line samplers), and the gradients at θ and θ' (MALA).
+// The set of (C, D) buffers a sampler uses. θ and θ' are always used. The
+// tangent u is used by the forward samplers, the reverse tangent u* where
+// has_reverse_tangent says so, the noise z by all but the line samplers, and
+// the gradients at θ and θ' by MALA.
 struct MatrixBufferUse {
   bool tangent = false;
   bool tangent_prop = false;

@@ -85,7 +85,7 @@ class Model {
   // chain, in units of data points (1 for analytic targets).
   virtual double cost_units() const { return 1.0; }
 
-  // Bytes of scratch memory one CPU thread holds while it evaluates jet()
+  // Bytes of scratch memory one CPU thread uses while it evaluates jet()
   // (gradient = false) or gradient() (true), for memory estimates. The
   // default, for models whose scratch is small, is 0.
   virtual size_t workspace_bytes(bool /*gradient*/) const { return 0; }
