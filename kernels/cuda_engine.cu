@@ -217,8 +217,21 @@ void CudaEngine::for_each_chain(const Functor& functor, const char* phase) {
 
 template <class T>
 void CudaEngine::copy_to_host(const T* device, size_t n, T* host) {
+  if (n == 0) {
+    return;
+  }
   FMALA_CUDA_CHECK(
       cudaMemcpyAsync(host, device, n * sizeof(T), cudaMemcpyDeviceToHost, stream_.get()));
+  FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+}
+
+template <class T>
+void CudaEngine::copy_to_device(const T* host, size_t n, T* device) {
+  if (n == 0) {
+    return;
+  }
+  FMALA_CUDA_CHECK(
+      cudaMemcpyAsync(device, host, n * sizeof(T), cudaMemcpyHostToDevice, stream_.get()));
   FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
 }
 
@@ -373,12 +386,56 @@ EngineCounters CudaEngine::counters() {
   c.floor_hits.resize(n);
   c.accept_prob_sum.resize(n);
   c.step_size.resize(n);
+  c.last_accept_prob.resize(n);
   copy_to_host(b_.n_accepted, n, c.accepted.data());
   copy_to_host(b_.n_nonfinite, n, c.nonfinite.data());
   copy_to_host(b_.n_floor, n, c.floor_hits.data());
   copy_to_host(b_.accept_prob_sum, n, c.accept_prob_sum.data());
   copy_to_host(b_.step_size, n, c.step_size.data());
+  copy_to_host(b_.accept_prob, n, c.last_accept_prob.data());
   return c;
+}
+
+EngineState CudaEngine::save_state() {
+  EngineState s;
+  const size_t c = static_cast<size_t>(chains_);
+  const size_t cd = c * dim_;
+  s.theta.resize(cd);
+  copy_to_host(b_.theta, cd, s.theta.data());
+  if (options_.kind == SamplerKind::mala) {
+    s.grad.resize(cd);
+    copy_to_host(b_.grad, cd, s.grad.data());
+  }
+  if (options_.persistent) {
+    s.tangent.resize(cd);
+    copy_to_host(b_.tangent, cd, s.tangent.data());
+  }
+  s.log_density.resize(c);
+  copy_to_host(b_.f, c, s.log_density.data());
+  s.scalars.resize(scalars_.size());
+  copy_to_host(scalars_.data(), scalars_.size(), s.scalars.data());
+  s.counts.resize(counts_.size());
+  copy_to_host(counts_.data(), counts_.size(), s.counts.data());
+  s.adapt.resize(adapt_.size());
+  copy_to_host(adapt_.data(), adapt_.size(), s.adapt.data());
+  return s;
+}
+
+void CudaEngine::restore_state(const EngineState& s) {
+  check_state_shape(s, options_, chains_, dim_);
+  copy_to_device(s.theta.data(), s.theta.size(), b_.theta);
+  copy_to_device(s.grad.data(), s.grad.size(), b_.grad);
+  copy_to_device(s.tangent.data(), s.tangent.size(), b_.tangent);
+  copy_to_device(s.scalars.data(), s.scalars.size(), scalars_.data());
+  copy_to_device(s.counts.data(), s.counts.size(), counts_.data());
+  if (s.adapt.empty()) {
+    adapt_ = DeviceArray<DualAveraging>();
+    b_.adapt = nullptr;
+  } else {
+    adapt_ = DeviceArray<DualAveraging>(s.adapt.size(), stream_.get());
+    copy_to_device(s.adapt.data(), s.adapt.size(), adapt_.data());
+    b_.adapt = adapt_.data();
+  }
 }
 
 }  // namespace fmala::cuda_detail
@@ -386,9 +443,10 @@ EngineCounters CudaEngine::counters() {
 namespace fmala::cuda {
 
 SamplerRun run_sampler(const Model& model, const RunSettings& settings,
-                       const std::vector<Real>& theta0, const ProgressFn& progress) {
+                       const std::vector<Real>& theta0, const ProgressFn& progress,
+                       const RunControl& control) {
   cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed);
-  SamplerRun run = drive(engine, model, settings, theta0, progress);
+  SamplerRun run = drive(engine, model, settings, theta0, progress, control);
   run.peak_memory_bytes = engine.device_bytes();
   return run;
 }

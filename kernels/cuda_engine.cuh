@@ -42,6 +42,8 @@ class CudaEngine {
   Real mean_accept_prob();
   void record(Draws& out, int index);
   EngineCounters counters();
+  EngineState save_state();
+  void restore_state(const EngineState& state);
 
   // Bytes of device memory held by the engine's buffers. Temporary storage
   // that Thrust allocates for a reduction is not included.
@@ -58,6 +60,9 @@ class CudaEngine {
   // Copies n values from the device to the host and waits for the copy.
   template <class T>
   void copy_to_host(const T* device, size_t n, T* host);
+  // Copies n values from the host to the device and waits for the copy.
+  template <class T>
+  void copy_to_device(const T* host, size_t n, T* device);
 
   SamplerOptions options_;
   int chains_;

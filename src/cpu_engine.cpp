@@ -154,7 +154,36 @@ EngineCounters CpuEngine::counters() const {
   c.floor_hits.assign(b_.n_floor, b_.n_floor + n);
   c.accept_prob_sum.assign(b_.accept_prob_sum, b_.accept_prob_sum + n);
   c.step_size.assign(b_.step_size, b_.step_size + n);
+  c.last_accept_prob.assign(b_.accept_prob, b_.accept_prob + n);
   return c;
+}
+
+EngineState CpuEngine::save_state() const {
+  EngineState s;
+  const size_t cd = static_cast<size_t>(chains_) * dim_;
+  s.theta.assign(b_.theta, b_.theta + cd);
+  if (options_.kind == SamplerKind::mala) {
+    s.grad.assign(b_.grad, b_.grad + cd);
+  }
+  if (options_.persistent) {
+    s.tangent.assign(b_.tangent, b_.tangent + cd);
+  }
+  s.log_density.assign(b_.f, b_.f + chains_);
+  s.scalars = scalars_;
+  s.counts = counts_;
+  s.adapt = adapt_;
+  return s;
+}
+
+void CpuEngine::restore_state(const EngineState& s) {
+  check_state_shape(s, options_, chains_, dim_);
+  std::copy(s.theta.begin(), s.theta.end(), b_.theta);
+  std::copy(s.grad.begin(), s.grad.end(), b_.grad);
+  std::copy(s.tangent.begin(), s.tangent.end(), b_.tangent);
+  scalars_ = s.scalars;
+  counts_ = s.counts;
+  adapt_ = s.adapt;
+  b_.adapt = adapt_.empty() ? nullptr : adapt_.data();
 }
 
 }  // namespace fmala

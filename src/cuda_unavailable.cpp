@@ -16,7 +16,8 @@ bool device_available(std::string* reason) {
   return false;
 }
 
-SamplerRun run_sampler(const Model&, const RunSettings&, const std::vector<Real>&, const ProgressFn&) {
+SamplerRun run_sampler(const Model&, const RunSettings&, const std::vector<Real>&, const ProgressFn&,
+                       const RunControl&) {
   throw make_error("--backend cuda", "this build of fmala has no CUDA back end",
                    "Rebuild with nvcc on PATH, or use --backend cpu");
 }

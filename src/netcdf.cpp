@@ -195,6 +195,12 @@ class GroupWriter {
                 std::string("writing the variable '") + name + "'");
   }
 
+  void integers(int var, const int64_t* values, const char* name) const {
+    static_assert(sizeof(long long) == sizeof(int64_t));
+    file_.check(nc_put_var_longlong(group_, var, reinterpret_cast<const long long*>(values)),
+                std::string("writing the variable '") + name + "'");
+  }
+
   void strings(int var, const std::vector<std::string>& values, const char* name) const {
     std::vector<const char*> pointers;
     pointers.reserve(values.size());
@@ -272,6 +278,20 @@ void write_sample_stats(const TemporaryDataset& file, const SamplerRun& run) {
   const int draw_var = g.variable("draw", NC_INT64, {draw});
   const int lp = g.variable("lp", NC_DOUBLE, {chain, draw});
   const int step_size = g.variable("step_size", NC_DOUBLE, {chain, draw});
+  // Per-draw statistics of a run; draws assembled by hand may lack them.
+  const bool per_draw = d.has_statistics();
+  int accept_prob = -1, accepted = -1, nonfinite = -1, floor_hits = -1;
+  if (per_draw) {
+    accept_prob = g.variable("acceptance_rate", NC_DOUBLE, {chain, draw});
+    g.text("long_name", "min(1, alpha) of the transition that made the draw", accept_prob);
+    accepted = g.variable("accepted", NC_INT64, {chain, draw});
+    g.text("long_name", "proposals accepted since the previous kept draw", accepted);
+    nonfinite = g.variable("nonfinite_rejections", NC_INT64, {chain, draw});
+    g.text("long_name", "proposals rejected for a non-finite value since the previous kept draw",
+           nonfinite);
+    floor_hits = g.variable("curvature_floor_hits", NC_INT64, {chain, draw});
+    g.text("long_name", "curvatures that took the floor since the previous kept draw", floor_hits);
+  }
 
   g.provenance();
   g.text("sampler", std::string(sampler_name(s.options.kind)));
@@ -304,6 +324,14 @@ void write_sample_stats(const TemporaryDataset& file, const SamplerRun& run) {
   g.index_coordinate(chain_var, static_cast<size_t>(d.chains));
   g.index_coordinate(draw_var, static_cast<size_t>(d.draws));
   g.doubles(lp, d.log_density.data(), "lp");
+  if (per_draw) {
+    g.doubles(step_size, d.step_size.data(), "step_size");
+    g.doubles(accept_prob, d.accept_prob.data(), "acceptance_rate");
+    g.integers(accepted, d.accepted.data(), "accepted");
+    g.integers(nonfinite, d.nonfinite.data(), "nonfinite_rejections");
+    g.integers(floor_hits, d.floor_hits.data(), "curvature_floor_hits");
+    return;
+  }
   std::vector<double> steps(static_cast<size_t>(d.chains) * static_cast<size_t>(d.draws));
   for (size_t c = 0; c < static_cast<size_t>(d.chains); ++c) {
     std::fill_n(steps.begin() + static_cast<std::ptrdiff_t>(c * static_cast<size_t>(d.draws)),

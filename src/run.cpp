@@ -2,11 +2,14 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
 
+#include "fmala/backend/buffer_layout.hpp"
 #include "fmala/backend/cpu_engine.hpp"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
@@ -113,29 +116,123 @@ size_t peak_rss_bytes() {
 
 }  // namespace
 
+void check_state_shape(const EngineState& s, const SamplerOptions& options, int chains, int dim) {
+  const size_t c = static_cast<size_t>(chains);
+  const size_t cd = c * static_cast<size_t>(dim);
+  const bool mala = options.kind == SamplerKind::mala;
+  const bool per_chain = !s.adapt.empty();
+  if (s.theta.size() != cd || s.grad.size() != (mala ? cd : 0) ||
+      s.tangent.size() != (options.persistent ? cd : 0) || s.log_density.size() != c ||
+      s.scalars.size() != c * kScalarBuffers || s.counts.size() != c * kCounterBuffers ||
+      (per_chain && s.adapt.size() != c)) {
+    throw make_error("checkpoint", "its chain state does not fit " + std::to_string(chains) +
+                                       " chains of " + std::to_string(dim) + " parameters for " +
+                                       std::string(sampler_name(options.kind)),
+                     "Resume with the settings the checkpoint was written with");
+  }
+}
+
+void check_resume(const RunCheckpoint& c, const Model& model, const RunSettings& settings) {
+  const std::string sampler(sampler_name(settings.options.kind));
+  const auto mismatch = [](const std::string& what, const std::string& saved, const std::string& now) {
+    return make_error("checkpoint", what + " is " + saved + " in the checkpoint but " + now + " now",
+                      "Resume with the settings the checkpoint was written with");
+  };
+  if (c.sampler != sampler) {
+    throw mismatch("the sampler", c.sampler, sampler);
+  }
+  const std::pair<const char*, std::pair<int64_t, int64_t>> sizes[] = {
+      {"the number of chains", {c.chains, settings.chains}},
+      {"the number of parameters", {c.dim, model.dim()}},
+      {"warmup", {c.warmup, settings.warmup}},
+      {"draws", {c.draws, settings.draws}},
+      {"thin", {c.thin, settings.thin}},
+  };
+  for (const auto& [what, values] : sizes) {
+    if (values.first != values.second) {
+      throw mismatch(what, std::to_string(values.first), std::to_string(values.second));
+    }
+  }
+  if (c.seed != settings.seed) {
+    throw mismatch("the seed", std::to_string(c.seed), std::to_string(settings.seed));
+  }
+  const int64_t total = static_cast<int64_t>(c.warmup) + static_cast<int64_t>(c.draws) * c.thin;
+  const int64_t expected_kept =
+      c.done <= c.warmup ? 0 : (c.done - static_cast<int64_t>(c.warmup)) / c.thin;
+  if (c.done < 0 || c.done > total || c.kept != expected_kept) {
+    throw make_error("checkpoint", "it records " + std::to_string(c.done) + " transitions and " +
+                                       std::to_string(c.kept) + " kept draws, which do not agree",
+                     "The file is damaged; resume from an intact copy");
+  }
+  const size_t chains = static_cast<size_t>(c.chains);
+  const size_t kept_slots = chains * static_cast<size_t>(c.draws);
+  const Draws& d = c.kept_draws;
+  if (d.values.size() != kept_slots * static_cast<size_t>(c.dim) || d.log_density.size() != kept_slots ||
+      d.chains != c.chains || d.draws != c.draws || d.dim != c.dim || !d.has_statistics()) {
+    throw make_error("checkpoint", "its draw buffer does not have the shape (chains, draws, parameters)",
+                     "The file is damaged; resume from an intact copy");
+  }
+  const bool warm = c.done >= c.warmup;
+  if (warm != !c.at_warmup_end.accepted.empty()) {
+    throw make_error("checkpoint", "its warmup counters do not agree with its transition count",
+                     "The file is damaged; resume from an intact copy");
+  }
+  check_state_shape(c.engine, settings.options, settings.chains, model.dim());
+
+  // The same model and data give the same log-density at the saved states.
+  std::vector<Real> f(chains);
+  model.jet(c.chains, c.engine.theta.data(), nullptr, 0, f.data(), nullptr, nullptr);
+  for (size_t k = 0; k < chains; ++k) {
+    const Real saved = c.engine.log_density[k];
+    if (!(std::abs(f[k] - saved) <= Real(1e-6) * std::max(Real(1), std::abs(saved)))) {
+      char values[96];
+      std::snprintf(values, sizeof values, "%.10g now, %.10g when it was saved", static_cast<double>(f[k]),
+                    static_cast<double>(saved));
+      throw make_error("checkpoint", "the log-density of chain " + std::to_string(k) + " is " + values,
+                       "The model or its data changed since the checkpoint; resume with the same ones");
+    }
+  }
+}
+
 SamplerRun run_sampler(const Model& model, const RunSettings& settings, const ProgressFn& progress) {
+  return run_sampler(model, settings, progress, RunControl{});
+}
+
+SamplerRun run_sampler(const Model& model,
+                       const RunSettings& settings,
+                       const ProgressFn& progress,
+                       const RunControl& control) {
   const int dim = model.dim();
   validate(settings, dim);
-  std::vector<Real> theta0(static_cast<size_t>(settings.chains) * dim);
-  model.initial_state(settings.seed, 0, settings.chains, theta0.data());
+  std::vector<Real> theta0;
+  if (!control.resume) {
+    theta0.resize(static_cast<size_t>(settings.chains) * dim);
+    model.initial_state(settings.seed, 0, settings.chains, theta0.data());
+  }
 
   if (settings.backend == Backend::cuda) {
     std::string reason;
     if (!cuda::device_available(&reason)) {
       throw make_error("--backend cuda", reason, "Use --backend cpu");
     }
-    return cuda::run_sampler(model, settings, theta0, progress);
+    return cuda::run_sampler(model, settings, theta0, progress, control);
   }
 
   const int saved_threads = omp_get_max_threads();
   if (settings.threads > 0) {
     omp_set_num_threads(settings.threads);
   }
+  struct RestoreThreads {
+    int threads;
+    bool active;
+    ~RestoreThreads() {
+      if (active) {
+        omp_set_num_threads(threads);
+      }
+    }
+  } restore{saved_threads, settings.threads > 0};
   CpuEngine engine(model, settings.options, settings.chains, settings.seed);
-  SamplerRun run = drive(engine, model, settings, theta0, progress);
-  if (settings.threads > 0) {
-    omp_set_num_threads(saved_threads);
-  }
+  SamplerRun run = drive(engine, model, settings, theta0, progress, control);
   run.peak_memory_bytes = peak_rss_bytes();
   return run;
 }

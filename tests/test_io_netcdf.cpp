@@ -14,6 +14,7 @@
 #include "fmala/core/error.hpp"
 #include "fmala/io/netcdf.hpp"
 #include "fmala/run.hpp"
+#include "fmala/targets/builtin.hpp"
 
 namespace fs = std::filesystem;
 
@@ -227,6 +228,54 @@ TEST(NetcdfWriter, LogDensityAndStepSizeRoundTrip) {
       EXPECT_EQ(step[static_cast<size_t>(c * kDraws + s)], run.step_size[static_cast<size_t>(c)]);
     }
   }
+}
+
+// A real run records per-draw statistics; the file holds them as (chain,
+// draw) variables, and their sums over draws agree with the run's totals.
+TEST(NetcdfWriter, PerDrawStatisticsOfARunRoundTrip) {
+  const auto model = fmala::make_funnel_model(5);
+  fmala::RunSettings settings;
+  settings.options.kind = fmala::SamplerKind::pc_fmala;
+  settings.chains = 6;
+  settings.warmup = 40;
+  settings.draws = 30;
+  settings.thin = 3;
+  settings.adapt_per_chain = true;
+  settings.threads = 1;
+  const fmala::SamplerRun run = fmala::run_sampler(*model, settings);
+  ASSERT_TRUE(run.draws.has_statistics());
+  TempDir dir;
+  const std::string path = dir.file("draws.nc");
+  std::vector<std::string> names;
+  for (int j = 0; j < model->dim(); ++j) {
+    names.push_back(model->parameter_name(j));
+  }
+  fmala::io::write_inference_data_netcdf(path, run, names);
+  Dataset file(path);
+  ASSERT_EQ(file.status(), NC_NOERR);
+  const int stats = file.group("sample_stats");
+  const size_t cells = 6 * 30;
+  const std::vector<double> accept = read_doubles(stats, "acceptance_rate", cells);
+  const std::vector<double> step = read_doubles(stats, "step_size", cells);
+  const std::vector<long long> accepted = read_int64(stats, "accepted", cells);
+  const std::vector<long long> nonfinite = read_int64(stats, "nonfinite_rejections", cells);
+  const std::vector<long long> floors = read_int64(stats, "curvature_floor_hits", cells);
+  EXPECT_EQ(variable_dimensions(stats, "acceptance_rate"), (std::vector<std::string>{"chain", "draw"}));
+  long long accepted_sum = 0;
+  for (size_t i = 0; i < cells; ++i) {
+    EXPECT_EQ(accept[i], run.draws.accept_prob[i]);
+    EXPECT_GE(accept[i], 0.0);
+    EXPECT_LE(accept[i], 1.0);
+    // Per-chain adaptation ends with one step size per chain.
+    EXPECT_EQ(step[i], run.step_size[i / 30]);
+    EXPECT_GE(accepted[i], 0);
+    EXPECT_LE(accepted[i], 3);  // at most thin proposals between kept draws
+    EXPECT_GE(nonfinite[i], 0);
+    EXPECT_GE(floors[i], 0);
+    accepted_sum += accepted[i];
+  }
+  // The run's acceptance rate counts the same post-warmup transitions.
+  EXPECT_NEAR(static_cast<double>(accepted_sum) / (cells * 3), run.acceptance_rate, 1e-12);
 }
 
 TEST(NetcdfWriter, CoordinatesAreIndicesAndParameterNames) {

@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "fmala/adapt/dual_averaging.hpp"
 #include "fmala/core/config.hpp"
 #include "fmala/model/model.hpp"
 #include "fmala/samplers/kinds.hpp"
@@ -56,8 +58,90 @@ struct SamplerRun {
 // Progress: (transitions done, transitions in all).
 using ProgressFn = std::function<void(int64_t, int64_t)>;
 
+// Per-chain counters of an engine, copied to the host.
+struct EngineCounters {
+  std::vector<int64_t> accepted;     // (C)
+  std::vector<int64_t> nonfinite;    // (C)
+  std::vector<int64_t> floor_hits;   // (C)
+  std::vector<Real> accept_prob_sum; // (C) Σ min(1, α) over the run
+  std::vector<Real> step_size;       // (C)
+  std::vector<Real> last_accept_prob;  // (C) min(1, α) of the last transition
+};
+
+// Everything an engine carries from one transition to the next, on the host.
+struct EngineState {
+  std::vector<Real> theta;        // (C, D) current states
+  std::vector<Real> grad;         // (C, D) cached ∇f(θ): MALA only, else empty
+  std::vector<Real> tangent;      // (C, D) the kept tangent: --persistent only, else empty
+  std::vector<Real> log_density;  // (C) f(θ), to check the model on resume
+  std::vector<Real> scalars;      // (kScalarBuffers, C) step sizes, cached jets, Σ min(1, α), ...
+  std::vector<int64_t> counts;    // (kCounterBuffers, C) accepted, non-finite, floor counts
+  std::vector<DualAveraging> adapt;  // (C) per-chain adaptation; empty when it is shared
+};
+
+// A run stopped after `done` transitions: with the same model, settings and
+// this state, run_sampler continues as if it had never stopped, and its draws
+// are bit-identical to those of an uninterrupted run.
+struct RunCheckpoint {
+  // The run it belongs to, checked against the settings on resume.
+  std::string sampler;
+  int chains = 0;
+  int dim = 0;
+  int warmup = 0;
+  int draws = 0;
+  int thin = 0;
+  uint64_t seed = 0;
+
+  int64_t done = 0;  // transitions completed, warmup included
+  int kept = 0;      // draws recorded per chain
+  DualAveraging shared;           // the shared step-size adaptation
+  EngineState engine;
+  EngineCounters at_warmup_end;   // the counters when warmup ended; empty before
+  Draws kept_draws;               // (C, S, D); the first `kept` draws of every chain are filled
+  double seconds_warmup = 0;      // time spent so far, over every segment of the run
+  double seconds_sampling = 0;
+};
+
+// Checkpointing and stopping of a run.
+struct RunControl {
+  // Continue from this state instead of the model's initial states. The run
+  // takes the checkpoint's draws (they are moved out).
+  RunCheckpoint* resume = nullptr;
+  // Called with the run's state every `checkpoint_every` transitions (0:
+  // never on a schedule), when a stop is requested, and once at the end.
+  int64_t checkpoint_every = 0;
+  std::function<void(const RunCheckpoint&)> save;
+  // Polled after every transition; when it returns true the run saves a
+  // checkpoint (if `save` is set) and throws RunStopped.
+  std::function<bool()> stop_requested;
+};
+
+// Thrown when RunControl::stop_requested asked a run to stop.
+class RunStopped : public std::runtime_error {
+ public:
+  RunStopped(int64_t done, int64_t total)
+      : std::runtime_error("the run stopped after " + std::to_string(done) + " of " +
+                           std::to_string(total) + " transitions"),
+        done_(done),
+        total_(total) {}
+  int64_t done() const { return done_; }
+  int64_t total() const { return total_; }
+
+ private:
+  int64_t done_;
+  int64_t total_;
+};
+
 // Runs one sampler from the initial states of `model` and returns its draws
 // and statistics. Throws fmala::Error on bad settings or a non-finite initial state.
 SamplerRun run_sampler(const Model& model, const RunSettings& settings, const ProgressFn& progress = {});
+
+// The same with checkpoints, resumption and stop requests. Throws fmala::Error
+// when `control.resume` belongs to other settings or another model (its
+// log-densities are evaluated again and compared), and RunStopped on a stop.
+SamplerRun run_sampler(const Model& model,
+                       const RunSettings& settings,
+                       const ProgressFn& progress,
+                       const RunControl& control);
 
 }  // namespace fmala

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fmala/run.hpp"
 #include "fmala/samplers/phases.hpp"
 
 namespace fmala {
@@ -89,5 +90,9 @@ inline void lay_out_buffers(ChainBuffers& b,
   b.n_nonfinite = counters + c;
   b.n_floor = counters + 2 * c;
 }
+
+// Throws fmala::Error naming "checkpoint" unless `state` has the sizes that
+// an engine of `options`, `chains` and `dim` carries.
+void check_state_shape(const EngineState& state, const SamplerOptions& options, int chains, int dim);
 
 }  // namespace fmala

@@ -25,6 +25,8 @@ class CpuEngine {
   Real mean_accept_prob() const;
   void record(Draws& out, int index) const;
   EngineCounters counters() const;
+  EngineState save_state() const;
+  void restore_state(const EngineState& state);
 
  private:
   void evaluate_current();

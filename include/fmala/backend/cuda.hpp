@@ -19,6 +19,7 @@ bool device_available(std::string* reason);
 SamplerRun run_sampler(const Model& model,
                        const RunSettings& settings,
                        const std::vector<Real>& theta0,
-                       const ProgressFn& progress);
+                       const ProgressFn& progress,
+                       const RunControl& control = {});
 
 }  // namespace fmala::cuda

@@ -11,9 +11,13 @@
 //   Real mean_accept_prob();                            // over chains, fixed order
 //   void record(Draws& out, int index);                 // copy θ and f of every chain
 //   EngineCounters counters();                          // host copy of the counters
+//   EngineState save_state();                           // host copy of the carried state
+//   void restore_state(const EngineState& state);       // instead of initialize()
 
 #include <chrono>
 #include <cmath>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "fmala/adapt/dual_averaging.hpp"
@@ -22,35 +26,28 @@
 
 namespace fmala {
 
-struct EngineCounters {
-  std::vector<int64_t> accepted;     // (C)
-  std::vector<int64_t> nonfinite;    // (C)
-  std::vector<int64_t> floor_hits;   // (C)
-  std::vector<Real> accept_prob_sum; // (C) Σ min(1, α) over the run
-  std::vector<Real> step_size;       // (C)
-};
-
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+// Checks that a checkpoint belongs to these settings and this model, and
+// that the model gives the checkpoint's log-densities at its states (so the
+// data have not changed). Throws fmala::Error naming "checkpoint".
+void check_resume(const RunCheckpoint& checkpoint, const Model& model, const RunSettings& settings);
 
 template <class Engine>
 SamplerRun drive(Engine& engine,
                  const Model& model,
                  const RunSettings& settings,
                  const std::vector<Real>& theta0,
-                 const ProgressFn& progress) {
+                 const ProgressFn& progress,
+                 const RunControl& control = {}) {
   const SamplerKind kind = settings.options.kind;
   const int chains = settings.chains;
   const int dim = model.dim();
   SamplerRun run;
   run.settings = settings;
   run.target_accept = settings.target_accept.value_or(default_target_accept(kind));
-  run.draws.chains = chains;
-  run.draws.draws = settings.draws;
-  run.draws.dim = dim;
-  run.draws.values.assign(static_cast<size_t>(chains) * settings.draws * dim, Real(0));
-  run.draws.log_density.assign(static_cast<size_t>(chains) * settings.draws, Real(0));
 
   const bool adapt = !settings.step_size.has_value();
   const Real eta0 = settings.step_size.value_or(
@@ -64,56 +61,161 @@ SamplerRun drive(Engine& engine,
   ctx.target_accept = run.target_accept;
   ctx.min_step = min_step;
 
-  engine.initialize(theta0);
-  engine.set_step_size(eta0);
-  if (ctx.adapt_per_chain) {
-    engine.start_chain_adaptation(eta0);
-  }
+  const int64_t warmup = settings.warmup;
+  const int64_t total = warmup + static_cast<int64_t>(settings.draws) * settings.thin;
   DualAveraging shared = DualAveraging::start(eta0);
-
-  const int64_t total = static_cast<int64_t>(settings.warmup) +
-                        static_cast<int64_t>(settings.draws) * settings.thin;
+  EngineCounters at_warmup_end;
   int64_t done = 0;
-  auto report = [&]() {
+  int kept = 0;
+  double seconds_warmup = 0;
+  double seconds_sampling = 0;
+  if (control.resume) {
+    RunCheckpoint& from = *control.resume;
+    check_resume(from, model, settings);
+    engine.restore_state(from.engine);
+    shared = from.shared;
+    at_warmup_end = from.at_warmup_end;
+    done = from.done;
+    kept = from.kept;
+    seconds_warmup = from.seconds_warmup;
+    seconds_sampling = from.seconds_sampling;
+    run.draws = std::move(from.kept_draws);
+  } else {
+    run.draws.chains = chains;
+    run.draws.draws = settings.draws;
+    run.draws.dim = dim;
+    run.draws.values.assign(static_cast<size_t>(chains) * settings.draws * dim, Real(0));
+    run.draws.log_density.assign(static_cast<size_t>(chains) * settings.draws, Real(0));
+    const size_t cells = static_cast<size_t>(chains) * settings.draws;
+    run.draws.accept_prob.assign(cells, Real(0));
+    run.draws.step_size.assign(cells, Real(0));
+    run.draws.accepted.assign(cells, 0);
+    run.draws.nonfinite.assign(cells, 0);
+    run.draws.floor_hits.assign(cells, 0);
+    engine.initialize(theta0);
+    engine.set_step_size(eta0);
+    if (ctx.adapt_per_chain) {
+      engine.start_chain_adaptation(eta0);
+    }
+  }
+
+  // Time goes to warmup until the transition that ends it, then to sampling.
+  auto phase_start = std::chrono::steady_clock::now();
+  const auto account_time = [&]() {
+    (done <= warmup ? seconds_warmup : seconds_sampling) += seconds_since(phase_start);
+    phase_start = std::chrono::steady_clock::now();
+  };
+  // The counters at the previous kept draw, or at the end of warmup before
+  // the first: each draw's statistics count the transitions in between.
+  EngineCounters previous;
+  if (done >= warmup) {
+    previous = at_warmup_end;
+    const Draws& d = run.draws;
+    for (int k = 0; k < chains; ++k) {
+      for (int s = 0; s < kept; ++s) {
+        const size_t slot = static_cast<size_t>(k) * settings.draws + s;
+        previous.accepted[k] += d.accepted[slot];
+        previous.nonfinite[k] += d.nonfinite[slot];
+        previous.floor_hits[k] += d.floor_hits[slot];
+      }
+    }
+  }
+  const auto end_warmup = [&]() {
+    if (adapt) {
+      if (settings.adapt_per_chain) {
+        engine.finish_chain_adaptation();
+      } else {
+        engine.set_step_size(shared.final_step());
+      }
+    }
+    account_time();
+    at_warmup_end = engine.counters();
+    previous = at_warmup_end;
+  };
+  const auto record = [&]() {
+    engine.record(run.draws, kept);
+    EngineCounters now = engine.counters();
+    Draws& d = run.draws;
+    for (int k = 0; k < chains; ++k) {
+      const size_t slot = static_cast<size_t>(k) * settings.draws + kept;
+      d.accept_prob[slot] = now.last_accept_prob[k];
+      d.step_size[slot] = now.step_size[k];
+      d.accepted[slot] = now.accepted[k] - previous.accepted[k];
+      d.nonfinite[slot] = now.nonfinite[k] - previous.nonfinite[k];
+      d.floor_hits[slot] = now.floor_hits[k] - previous.floor_hits[k];
+    }
+    previous = std::move(now);
+    ++kept;
+  };
+  // The checkpoint borrows the draws for the call and gives them back.
+  const auto save = [&]() {
+    account_time();
+    RunCheckpoint state;
+    state.sampler = std::string(sampler_name(kind));
+    state.chains = chains;
+    state.dim = dim;
+    state.warmup = settings.warmup;
+    state.draws = settings.draws;
+    state.thin = settings.thin;
+    state.seed = settings.seed;
+    state.done = done;
+    state.kept = kept;
+    state.shared = shared;
+    state.engine = engine.save_state();
+    state.at_warmup_end = at_warmup_end;
+    state.seconds_warmup = seconds_warmup;
+    state.seconds_sampling = seconds_sampling;
+    std::swap(state.kept_draws, run.draws);
+    try {
+      control.save(state);
+    } catch (...) {
+      std::swap(state.kept_draws, run.draws);
+      throw;
+    }
+    std::swap(state.kept_draws, run.draws);
+  };
+
+  const int64_t first = done;
+  if (done == 0 && warmup == 0) {
+    end_warmup();
+  }
+  // The random numbers of transition t depend on (seed, chain, t) only, so a
+  // resumed run draws the same ones.
+  while (done < total) {
+    const bool warming = done < warmup;
+    ctx.step = done;
+    engine.step(ctx, warming && adapt);
+    if (warming && adapt && !settings.adapt_per_chain) {
+      engine.set_step_size(shared.update(engine.mean_accept_prob(), run.target_accept, min_step));
+    }
+    ++done;
+    if (done == warmup) {
+      end_warmup();
+    }
+    if (done > warmup && (done - warmup) % settings.thin == 0) {
+      record();
+    }
     if (progress && (done % 16 == 0 || done == total)) {
       progress(done, total);
     }
-  };
-
-  // Warmup: adaptation (or burn-in with a fixed step).
-  const auto warmup_start = std::chrono::steady_clock::now();
-  for (int t = 0; t < settings.warmup; ++t) {
-    ctx.step = t;
-    engine.step(ctx, adapt);
-    if (adapt && !settings.adapt_per_chain) {
-      const Real eta = shared.update(engine.mean_accept_prob(), run.target_accept, min_step);
-      engine.set_step_size(eta);
+    if (done == total) {
+      break;
     }
-    ++done;
-    report();
-  }
-  if (adapt) {
-    if (settings.adapt_per_chain) {
-      engine.finish_chain_adaptation();
-    } else {
-      engine.set_step_size(shared.final_step());
+    const bool stop = control.stop_requested && control.stop_requested();
+    if (control.save && (stop || (control.checkpoint_every > 0 && done % control.checkpoint_every == 0))) {
+      save();
+    }
+    if (stop) {
+      throw RunStopped(done, total);
     }
   }
-  run.seconds_warmup = seconds_since(warmup_start);
-  const EngineCounters at_warmup_end = engine.counters();
-
-  // Sampling: keep every thin-th state.
-  const auto sampling_start = std::chrono::steady_clock::now();
-  for (int s = 0; s < settings.draws; ++s) {
-    for (int j = 0; j < settings.thin; ++j) {
-      ctx.step = static_cast<int64_t>(settings.warmup) + static_cast<int64_t>(s) * settings.thin + j;
-      engine.step(ctx, false);
-      ++done;
-      report();
-    }
-    engine.record(run.draws, s);
+  if (control.save && done > first) {
+    save();
+  } else {
+    account_time();
   }
-  run.seconds_sampling = seconds_since(sampling_start);
+  run.seconds_warmup = seconds_warmup;
+  run.seconds_sampling = seconds_sampling;
 
   const EngineCounters end = engine.counters();
   const double sampling_steps = static_cast<double>(settings.draws) * settings.thin;

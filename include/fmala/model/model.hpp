@@ -16,13 +16,30 @@
 
 namespace fmala {
 
-// Kept draws of one sampler: values (C, S, D) and the log-density (C, S).
+// Kept draws of one sampler: values (C, S, D), the log-density (C, S) and the
+// sampler statistics of every kept draw (C, S).
 struct Draws {
   int chains = 0;
   int draws = 0;
   int dim = 0;
   std::vector<Real> values;       // (C, S, D) chain-major
   std::vector<Real> log_density;  // (C, S)
+  // Per kept draw, (C, S) each; empty when the draws were not made by a run.
+  // The transition that made the draw: min(1, α) and the step size η.
+  std::vector<Real> accept_prob;
+  std::vector<Real> step_size;
+  // Counts over the `thin` transitions since the previous kept draw (or the
+  // end of warmup): accepted proposals, proposals rejected for a non-finite
+  // value, and curvatures that took the floor.
+  std::vector<int64_t> accepted;
+  std::vector<int64_t> nonfinite;
+  std::vector<int64_t> floor_hits;
+
+  bool has_statistics() const {
+    const size_t cells = static_cast<size_t>(chains) * static_cast<size_t>(draws);
+    return accept_prob.size() == cells && step_size.size() == cells && accepted.size() == cells &&
+           nonfinite.size() == cells && floor_hits.size() == cells;
+  }
 
   const Real* at(int chain, int draw) const {
     return values.data() + (static_cast<size_t>(chain) * draws + draw) * dim;
