@@ -20,8 +20,10 @@ const char* kTopFooter = R"(Examples:
   fmala sample --target funnel --dim 11 --sampler pc-line-fmala,mala --chains 1024 --draws 2000 --out runs/funnel
   fmala sample --model mlp --data data/concrete --chains 64 --out runs/concrete
   fmala sample --help        every option of the sample command
+  fmala resume runs/funnel   continue a run stopped by Ctrl-C, SIGTERM or a crash
 
-Exit status: 0 done, 2 bad input or settings, 1 anything else.)";
+Exit status: 0 done, 2 bad input or settings, 130 or 143 stopped by SIGINT or SIGTERM
+(resumable), 1 anything else.)";
 
 }  // namespace
 
@@ -35,6 +37,13 @@ int main(int argc, char** argv) {
   fmala::cli::SampleOptions options;
   CLI::App* sample = app.add_subcommand("sample", "Draw posterior samples with one or more samplers");
   fmala::cli::add_sample_options(*sample, options);
+  std::string resume_directory;
+  CLI::App* resume = app.add_subcommand(
+      "resume", "Continue a run that was stopped, from the checkpoint in its output directory");
+  resume->add_option("directory", resume_directory, "The --out directory of the stopped run")->required();
+  resume->footer(
+      "The run continues with the arguments it was started with (kept in DIR/checkpoint/command)\n"
+      "and its draws are bit-identical to those of a run that was never stopped.");
 
   try {
     app.parse(argc, argv);
@@ -47,11 +56,19 @@ int main(int argc, char** argv) {
   }
 
   try {
-    std::string command_line;
-    for (int i = 0; i < argc; ++i) {
-      command_line += (i ? " " : "") + std::string(argv[i]);
+    if (resume->parsed()) {
+      return fmala::cli::run_resume(resume_directory);
     }
-    return fmala::cli::run_sample(options, command_line);
+    fmala::cli::Invocation invocation;
+    bool after_subcommand = false;
+    for (int i = 0; i < argc; ++i) {
+      invocation.command_line += (i ? " " : "") + std::string(argv[i]);
+      if (after_subcommand) {
+        invocation.arguments.emplace_back(argv[i]);
+      }
+      after_subcommand = after_subcommand || (i > 0 && std::string(argv[i]) == "sample");
+    }
+    return fmala::cli::run_sample(options, invocation);
   } catch (const fmala::Error& e) {
     std::fprintf(stderr, "fmala: error: %s\n", e.what());
     return 2;

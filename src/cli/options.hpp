@@ -58,8 +58,12 @@ struct SampleOptions {
   int ece_bins = 100;
   std::string max_memory;  // e.g. "8G"; empty: 90% of physical memory
   bool quiet = false;
+  bool verbose = false;
+  std::string log_level = "normal";  // quiet | normal | verbose | debug
   bool no_draws = false;
   std::string format = "npy,netcdf";  // draw file formats, comma-separated
+  int64_t checkpoint_every = 0;        // transitions between checkpoints; 0: only on SIGINT/SIGTERM
+  bool no_checkpoint = false;          // no checkpoints at all; signals end the run at once
   // Whether an option was given on the command line, by its long name
   // ("--hidden"); set by add_sample_options.
   std::function<bool(const std::string&)> was_given = [](const std::string&) { return false; };
@@ -67,7 +71,19 @@ struct SampleOptions {
 
 void add_sample_options(CLI::App& app, SampleOptions& options);
 
+// The start of a run: its arguments after `sample` (kept in the checkpoint's
+// command file) and whether it continues the checkpoint in --out.
+struct Invocation {
+  std::string command_line;            // as summary.json records it
+  std::vector<std::string> arguments;  // the arguments after `sample`
+  bool resume = false;
+};
+
 // Runs the samplers and writes the outputs; returns the exit status.
-int run_sample(const SampleOptions& options, const std::string& command_line);
+int run_sample(const SampleOptions& options, const Invocation& invocation);
+
+// Runs `fmala resume DIR`: reads DIR/checkpoint/command, parses its arguments
+// with the options of `sample`, and continues the run.
+int run_resume(const std::string& directory);
 
 }  // namespace fmala::cli

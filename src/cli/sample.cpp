@@ -1,9 +1,11 @@
 #include <omp.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 
 #include <chrono>
@@ -11,16 +13,19 @@
 #include <limits>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/core.h>
 
+#include "cli/log.hpp"
 #include "cli/options.hpp"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/atomic_file.hpp"
+#include "fmala/io/checkpoint.hpp"
 #include "fmala/io/classification_data.hpp"
 #include "fmala/io/netcdf.hpp"
 #include "fmala/io/npy.hpp"
@@ -661,12 +666,17 @@ class ProgressBar {
     if (!enabled_ || total <= 0) {
       return;
     }
+    if (first_ < 0) {
+      // A resumed run starts part way; the time left comes from this segment's pace.
+      first_ = done;
+      start_ = std::chrono::steady_clock::now();
+    }
     const double fraction = static_cast<double>(done) / static_cast<double>(total);
     const int width = 30;
     const int filled = static_cast<int>(fraction * width);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double eta = done > 0 ? elapsed * (total - done) / done : 0.0;
+    const double eta = done > first_ ? elapsed * (total - done) / (done - first_) : 0.0;
     std::fprintf(stderr, "\r%-14s [%s%s] %3d%%  %lld/%lld steps  %.0fs left ", label_.c_str(),
                  std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
                  static_cast<int>(100 * fraction), static_cast<long long>(done),
@@ -680,6 +690,7 @@ class ProgressBar {
  private:
   std::string label_;
   bool enabled_;
+  int64_t first_ = -1;  // the first count seen
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -771,7 +782,7 @@ DrawFormats parse_formats(const SampleOptions& o) {
 // Draw files of samplers that this run did not write stay in a reused output
 // directory. They are left alone, but named in a warning, so that they are not
 // mistaken for this run's files.
-void warn_about_other_draws(const std::string& out, const std::vector<SamplerSummary>& summaries,
+void warn_about_other_draws(RunLog& log, const std::string& out, const std::vector<SamplerSummary>& summaries,
                             const DrawFormats& formats) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
@@ -786,11 +797,158 @@ void warn_about_other_draws(const std::string& out, const std::vector<SamplerSum
       written = written || (format_written && name == "draws-" + s.sampler + extension);
     }
     if (!written) {
-      std::fprintf(stderr, "fmala: warning: %s is from an earlier run, not this one\n",
-                   entry.path().string().c_str());
+      log.warning("other_draws", entry.path().string() + " is from an earlier run, not this one",
+                  {{"file", entry.path().string()}});
     }
   }
 }
+
+// The signal that asked the run to stop, 0 while none has.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void request_stop(int signal_number) { g_stop_signal = signal_number; }
+
+// While alive, SIGINT and SIGTERM ask the run to stop after the current
+// transition instead of ending the program. The handler is reset after the
+// first signal (SA_RESETHAND), so a second one ends the program at once.
+class StopOnSignals {
+ public:
+  explicit StopOnSignals(bool enabled) : enabled_(enabled) {
+    if (!enabled_) {
+      return;
+    }
+    g_stop_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigaction(SIGINT, &action, &previous_int_);
+    sigaction(SIGTERM, &action, &previous_term_);
+  }
+  ~StopOnSignals() {
+    if (enabled_) {
+      sigaction(SIGINT, &previous_int_, nullptr);
+      sigaction(SIGTERM, &previous_term_, nullptr);
+    }
+  }
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+
+ private:
+  bool enabled_;
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+};
+
+// checkpoint/command: what `fmala resume` needs to rebuild the run, as
+// NUL-terminated fields, so any bytes of a path survive: the format tag, the
+// working directory, the command line as summary.json records it, then the
+// arguments after `sample`.
+constexpr const char* kCommandFileTag = "fmala-command 1";
+
+std::filesystem::path checkpoint_directory(const std::string& out) {
+  return std::filesystem::path(out) / "checkpoint";
+}
+
+void write_command_file(const std::filesystem::path& directory, const Invocation& invocation) {
+  std::string bytes;
+  const auto field = [&bytes](const std::string& text) {
+    bytes += text;
+    bytes.push_back('\0');
+  };
+  field(kCommandFileTag);
+  field(std::filesystem::current_path().string());
+  field(invocation.command_line);
+  for (const std::string& argument : invocation.arguments) {
+    field(argument);
+  }
+  io::write_file_atomic((directory / "command").string(), bytes);
+}
+
+const char* signal_name(int signal_number) {
+  return signal_number == SIGINT ? "SIGINT" : signal_number == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+// Reports a run stopped by a signal and returns the exit status 128 + signal,
+// as a shell reports a program the signal ended.
+int report_stop(RunLog& log, const std::string& out, const std::string& sampler, const std::string& where) {
+  const int signal_number = static_cast<int>(g_stop_signal);
+  const std::string message = std::string("stopped by ") + signal_name(signal_number) + " " + where +
+                              "; the state is saved in " + checkpoint_directory(out).string() +
+                              ". Continue the run with: fmala resume " + out;
+  std::fprintf(stderr, "\n");
+  log.warning("stopped", message,
+              {{"signal", signal_name(signal_number)}, {"sampler", sampler}, {"resume", "fmala resume " + out}});
+  return 128 + signal_number;
+}
+
+// Warnings about one sampler's results: convergence, effective sample size,
+// acceptance, non-finite proposals and curvature floors. The log file gets
+// one event per problem; the terminal one line per sampler.
+void warn_about_results(RunLog& log, const SamplerSummary& summary, const SamplerRun& run) {
+  const std::string& name = summary.sampler;
+  const RunSettings& s = run.settings;
+  std::vector<std::string> problems;
+  std::vector<std::string> fixes;
+  const auto problem = [&](const std::string& event, const std::string& text, const std::string& fix,
+                           nlohmann::json fields) {
+    fields["sampler"] = name;
+    log.file_warning(event, name + ": " + text + ". " + fix, std::move(fields));
+    problems.push_back(text);
+    if (std::find(fixes.begin(), fixes.end(), fix) == fixes.end()) {
+      fixes.push_back(fix);
+    }
+  };
+  const std::string longer = "Run longer (--warmup, --draws) or more chains";
+  if (s.draws < 4) {
+    problem("few_draws", fmt::format("R-hat and ESS are NaN with {} draws per chain (fewer than 4)", s.draws),
+            "Keep more draws (--draws)", {{"draws", s.draws}});
+  } else if (s.chains < 2) {
+    problem("one_chain", "R-hat needs at least 2 chains and is NaN with one",
+            "Run more chains (--chains) to check convergence", {{"chains", s.chains}});
+  } else if (summary.rhat_max > 1.01) {
+    problem("rhat", fmt::format("R-hat {:.3g} > 1.01, the chains disagree", summary.rhat_max), longer,
+            {{"rhat_max", summary.rhat_max}});
+  }
+  if (s.draws >= 4 && summary.ess_bulk_min < 400) {
+    problem("low_ess", fmt::format("bulk ESS {:.3g} < 400", summary.ess_bulk_min), longer,
+            {{"ess_bulk_min", summary.ess_bulk_min}});
+  }
+  if (!s.step_size && std::abs(run.accept_prob - run.target_accept) > 0.1) {
+    problem("acceptance",
+            fmt::format("mean acceptance probability {:.3f}, target {:.3f}", run.accept_prob, run.target_accept),
+            "Lengthen --warmup, or set --target-accept to what this sampler reaches",
+            {{"accept_prob", run.accept_prob}, {"target_accept", run.target_accept}});
+  }
+  const double transitions =
+      (static_cast<double>(s.warmup) + static_cast<double>(s.draws) * s.thin) * s.chains;
+  if (run.nonfinite_rejections > 0.01 * transitions) {
+    problem("nonfinite",
+            fmt::format("{} proposals ({:.2g}%) had a non-finite log-density", run.nonfinite_rejections,
+                        100.0 * static_cast<double>(run.nonfinite_rejections) / transitions),
+            "Check the model for overflow, or lower --initial-step",
+            {{"nonfinite_rejections", run.nonfinite_rejections}});
+  }
+  if (run.curvature_floor_hits > 0) {
+    problem("curvature_floor",
+            fmt::format("the curvature took the floor {} times (|h| < {:g})", run.curvature_floor_hits,
+                        static_cast<double>(s.options.curvature_floor)),
+            "The target is flat or concave along those tangents; --curvature-floor sets the floor",
+            {{"curvature_floor_hits", run.curvature_floor_hits}});
+  }
+  if (!problems.empty()) {
+    std::string line = name + ": ";
+    for (size_t i = 0; i < problems.size(); ++i) {
+      line += (i ? "; " : "") + problems[i];
+    }
+    line += ".";
+    for (const std::string& fix : fixes) {
+      line += " " + fix + ".";
+    }
+    log.print_warning(line);
+  }
+}
+
 
 }  // namespace
 
@@ -918,10 +1076,24 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--max-memory", o.max_memory,
                  "Stop before sampling when the estimated peak memory exceeds this size, e.g. 8G "
                  "(default: 90% of physical memory)");
-  app.add_flag("-q,--quiet", o.quiet, "No progress bar or table");
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "Save the run's state in --out/checkpoint every N transitions, for fmala resume "
+                 "(0: only when SIGINT or SIGTERM stops the run)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_flag("--no-checkpoint", o.no_checkpoint,
+               "Keep no checkpoint: SIGINT and SIGTERM end the run at once, and it cannot be resumed");
+  app.add_flag("-q,--quiet", o.quiet, "Warnings and errors only: no progress bar, table or notes");
+  app.add_flag("-v,--verbose", o.verbose, "Also print each sampler's adaptation and timings");
+  app.add_option("--log-level", o.log_level,
+                 "quiet, normal, verbose or debug (debug adds every checkpoint); every level writes all "
+                 "events to log.jsonl in --out")
+      ->capture_default_str();
 }
 
-int run_sample(const SampleOptions& given, const std::string& command_line) {
+int run_sample(const SampleOptions& given, const Invocation& invocation) {
+  const std::string& command_line = invocation.command_line;
+  const auto start = std::chrono::steady_clock::now();
   // Validate everything before the first write, so bad input never touches
   // files of an earlier run.
   const SampleOptions o = apply_preset(given);
@@ -934,6 +1106,33 @@ int run_sample(const SampleOptions& given, const std::string& command_line) {
   const std::vector<RunSettings> settings = build_settings(o, model->dim());
   check_memory(o, *model, settings, data_bytes);
   const DrawFormats formats = parse_formats(o);
+  if (o.checkpoint_every > 0 && o.out.empty()) {
+    throw make_error("--checkpoint-every", "needs --out DIR, where the checkpoints are kept",
+                     "Add --out DIR");
+  }
+  if (o.checkpoint_every > 0 && o.no_checkpoint) {
+    throw make_error("--checkpoint-every", "cannot be combined with --no-checkpoint", "Drop one of them");
+  }
+  const bool checkpoints = !o.out.empty() && !o.no_checkpoint;
+  LogLevel level = o.verbose ? LogLevel::verbose : LogLevel::normal;
+  if (o.was_given("--log-level")) {
+    const std::optional<LogLevel> parsed = parse_log_level(o.log_level);
+    if (!parsed) {
+      throw make_error("--log-level", "unknown level '" + o.log_level + "'",
+                       "Give quiet, normal, verbose or debug");
+    }
+    level = *parsed;
+  }
+  if (o.quiet) {
+    level = LogLevel::quiet;
+  }
+  RunLog log(level);
+  const std::filesystem::path checkpoint_dir = checkpoint_directory(o.out);
+  if (checkpoints && !invocation.resume && std::filesystem::exists(checkpoint_dir / "command")) {
+    throw make_error("--out " + o.out, "it holds the checkpoint of a run that did not finish",
+                     "Continue that run with 'fmala resume " + o.out + "', or delete " +
+                         checkpoint_dir.string() + " to start a new one there");
+  }
   if (o.backend == "cuda") {
     std::string reason;
     if (!cuda::device_available(&reason)) {
@@ -947,35 +1146,104 @@ int run_sample(const SampleOptions& given, const std::string& command_line) {
   if (!o.out.empty()) {
     prepare_output_directory(o.out);
   }
-
-  const bool tty = isatty(fileno(stderr)) != 0 && !o.quiet;
-  if (!o.quiet) {
-    std::printf("model: %s\n", model->description().c_str());
-    if (!data_note.empty()) {
-      std::printf("data: %s\n", data_note.c_str());
+  if (checkpoints && !invocation.resume) {
+    std::error_code ec;
+    std::filesystem::create_directories(checkpoint_dir, ec);
+    if (ec) {
+      throw make_error(checkpoint_dir.string(), "cannot create the checkpoint directory (" + ec.message() + ")",
+                       "Choose a writable --out, or add --no-checkpoint");
     }
-    std::printf("chains %d, warmup %d, draws %d, thin %d, seed %s, back end %s\n", o.chains, o.warmup,
-                o.draws, o.thin, o.seed.c_str(), o.backend.c_str());
-    std::fflush(stdout);
+    write_command_file(checkpoint_dir, invocation);
   }
+  if (!o.out.empty()) {
+    log.open_file((std::filesystem::path(o.out) / "log.jsonl").string(), invocation.resume);
+  }
+  log.record(invocation.resume ? "resume" : "start",
+             {{"command_line", command_line}, {"arguments", invocation.arguments}, {"version", "0.1.0"}});
+
+  const bool tty = isatty(fileno(stderr)) != 0 && log.shows(LogLevel::normal);
+  log.info("model", "model: " + model->description(), {{"parameters", model->dim()}});
+  if (!data_note.empty()) {
+    log.info("data", "data: " + data_note);
+  }
+  log.info("settings",
+           fmt::format("chains {}, warmup {}, draws {}, thin {}, seed {}, back end {}", o.chains, o.warmup,
+                       o.draws, o.thin, o.seed, o.backend),
+           {{"chains", o.chains}, {"warmup", o.warmup}, {"draws", o.draws}, {"thin", o.thin},
+            {"seed", o.seed}, {"backend", o.backend}});
 
   std::vector<std::unique_ptr<SamplerRun>> runs;
   std::vector<SamplerSummary> summaries;
-  for (const RunSettings& s : settings) {
-    ProgressBar bar(std::string(sampler_name(s.options.kind)), tty);
-    auto run = std::make_unique<SamplerRun>(
-        run_sampler(*model, s, [&bar](int64_t done, int64_t total) { bar.update(done, total); }));
+  const StopOnSignals stop_on_signals(checkpoints);
+  for (size_t index = 0; index < settings.size(); ++index) {
+    const RunSettings& s = settings[index];
+    const std::string name(sampler_name(s.options.kind));
+    const std::string checkpoint_file = (checkpoint_dir / (name + ".ckpt")).string();
+    RunCheckpoint resumed;
+    RunControl control;
+    if (checkpoints) {
+      if (g_stop_signal != 0) {
+        return report_stop(log, o.out, name, "before " + name + " started");
+      }
+      const int64_t total = static_cast<int64_t>(s.warmup) + static_cast<int64_t>(s.draws) * s.thin;
+      if (invocation.resume && std::filesystem::exists(checkpoint_file)) {
+        resumed = io::read_checkpoint(checkpoint_file, s, model->dim());
+        control.resume = &resumed;
+        log.info("resume_sampler", fmt::format("{}: resuming after transition {} of {}", name, resumed.done, total),
+                 {{"sampler", name}, {"done", resumed.done}, {"total", total}});
+      }
+      control.checkpoint_every = o.checkpoint_every;
+      // The last sampler's final state is not kept: its outputs follow at once.
+      const bool last = index + 1 == settings.size();
+      control.save = [&checkpoint_file, &log, &name, last, total](const RunCheckpoint& state) {
+        if (last && state.done == total) {
+          return;
+        }
+        const auto write_start = std::chrono::steady_clock::now();
+        io::write_checkpoint(checkpoint_file, state);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
+        std::error_code ec;
+        const auto bytes = std::filesystem::file_size(checkpoint_file, ec);
+        log.debug("checkpoint",
+                  fmt::format("{}: checkpoint after transition {} of {} ({} bytes, {:.3f} s)", name, state.done,
+                              total, ec ? 0 : bytes, seconds),
+                  {{"sampler", name}, {"done", state.done}, {"total", total}, {"bytes", ec ? 0 : bytes},
+                   {"seconds", seconds}});
+      };
+      control.stop_requested = [] { return g_stop_signal != 0; };
+    }
+    ProgressBar bar(name, tty);
+    std::unique_ptr<SamplerRun> run;
+    try {
+      run = std::make_unique<SamplerRun>(run_sampler(
+          *model, s, [&bar](int64_t done, int64_t total) { bar.update(done, total); }, control));
+    } catch (const RunStopped& stopped) {
+      return report_stop(log, o.out, name,
+                         "after " + std::to_string(stopped.done()) + " of " + std::to_string(stopped.total()) +
+                             " transitions of " + name);
+    }
     if (run->step_size_at_floor) {
-      std::fprintf(stderr,
-                   "fmala: warning: %s: the adapted step size reached its floor (%.3g); the target "
-                   "acceptance %.3f may be above what this sampler reaches. Lower --target-accept.\n",
-                   std::string(sampler_name(s.options.kind)).c_str(), run->step_size.front(),
-                   run->target_accept);
+      log.warning("step_size_floor",
+                  fmt::format("{}: the adapted step size reached its floor ({:.3g}); the target acceptance "
+                              "{:.3f} may be above what this sampler reaches. Lower --target-accept",
+                              name, run->step_size.front(), run->target_accept),
+                  {{"sampler", name}, {"step_size", run->step_size.front()}});
+    }
+    {
+      const auto [smallest, largest] = std::minmax_element(run->step_size.begin(), run->step_size.end());
+      log.detail("adaptation",
+                 fmt::format("{}: step size {:.4g} to {:.4g} over the chains, acceptance rate {:.3f}, mean "
+                             "min(1, alpha) {:.3f} (target {:.3f})",
+                             name, *smallest, *largest, run->acceptance_rate, run->accept_prob,
+                             run->target_accept),
+                 {{"sampler", name}, {"step_size_min", *smallest}, {"step_size_max", *largest},
+                  {"acceptance_rate", run->acceptance_rate}, {"accept_prob", run->accept_prob}});
     }
     const auto diagnostics_start = std::chrono::steady_clock::now();
     summaries.push_back(summarize(*run, *model));
     summaries.back().seconds_diagnostics =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - diagnostics_start).count();
+    warn_about_results(log, summaries.back(), *run);
     if (!o.out.empty() && formats.npy) {
       const Draws& d = run->draws;
       const std::string file = "draws-" + summaries.back().sampler + ".npy";
@@ -997,32 +1265,113 @@ int run_sample(const SampleOptions& given, const std::string& command_line) {
     std::vector<Real>().swap(run->draws.values);
     std::vector<Real>().swap(run->draws.log_density);
     runs.push_back(std::move(run));
-    if (!tty && !o.quiet) {
-      std::printf("%s done in %.1f s (diagnostics %.1f s)\n", summaries.back().sampler.c_str(),
-                  runs.back()->seconds_warmup + runs.back()->seconds_sampling,
-                  summaries.back().seconds_diagnostics);
-      std::fflush(stdout);
+    {
+      const SamplerSummary& done = summaries.back();
+      const SamplerRun& r = *runs.back();
+      const std::string message = fmt::format("{} done in {:.1f} s (diagnostics {:.1f} s)", done.sampler,
+                                              r.seconds_warmup + r.seconds_sampling, done.seconds_diagnostics);
+      const nlohmann::json fields = {{"sampler", done.sampler},
+                                     {"seconds_warmup", r.seconds_warmup},
+                                     {"seconds_sampling", r.seconds_sampling},
+                                     {"seconds_diagnostics", done.seconds_diagnostics},
+                                     {"acceptance_rate", r.acceptance_rate},
+                                     {"rhat_max", done.rhat_max},
+                                     {"ess_bulk_min", done.ess_bulk_min},
+                                     {"nonfinite_rejections", r.nonfinite_rejections},
+                                     {"curvature_floor_hits", r.curvature_floor_hits}};
+      // With a progress bar the line would repeat what the bar showed.
+      if (tty) {
+        log.detail("sampler_done", message, fields);
+      } else {
+        log.info("sampler_done", message, fields);
+      }
     }
   }
   if (!o.out.empty()) {
-    warn_about_other_draws(o.out, summaries, formats);
+    warn_about_other_draws(log, o.out, summaries, formats);
     write_summary_json((std::filesystem::path(o.out) / "summary.json").string(), *model, summaries,
                        command_line);
   }
-  if (!o.quiet) {
+  if (checkpoints) {
+    // Every output is written: the checkpoints have served their purpose.
+    std::error_code ec;
+    std::filesystem::remove_all(checkpoint_dir, ec);
+  }
+  if (log.shows(LogLevel::normal)) {
     print_table(summaries);
-    if (!o.out.empty()) {
-      std::string draw_files;
-      if (formats.npy) {
-        draw_files += " and draws-<sampler>.npy";
-      }
-      if (formats.netcdf) {
-        draw_files += formats.npy ? ", .nc" : " and draws-<sampler>.nc";
-      }
-      std::printf("wrote %s/summary.json%s\n", o.out.c_str(), draw_files.c_str());
+  }
+  if (!o.out.empty()) {
+    std::string draw_files;
+    if (formats.npy) {
+      draw_files += " and draws-<sampler>.npy";
+    }
+    if (formats.netcdf) {
+      draw_files += formats.npy ? ", .nc" : " and draws-<sampler>.nc";
+    }
+    log.info("outputs", "wrote " + o.out + "/summary.json" + draw_files + ", log.jsonl");
+  }
+  log.record("end", {{"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}, {"warnings", log.warnings()}});
+  return 0;
+}
+
+int run_resume(const std::string& directory) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::absolute(directory, ec);
+  if (ec || !fs::is_directory(dir)) {
+    throw make_error(directory, "is not a directory", "Give the --out directory of the run to continue");
+  }
+  const fs::path command_file = dir / "checkpoint" / "command";
+  if (!fs::exists(command_file)) {
+    throw make_error(directory, "holds no checkpoint (no checkpoint/command)",
+                     fs::exists(dir / "summary.json")
+                         ? "Its run finished: the results are in summary.json"
+                         : "Give the --out directory of a run that was stopped");
+  }
+  std::vector<std::string> fields;
+  {
+    std::ifstream in(command_file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t start = 0;
+    for (size_t end = bytes.find('\0'); end != std::string::npos; end = bytes.find('\0', start)) {
+      fields.push_back(bytes.substr(start, end - start));
+      start = end + 1;
+    }
+    if (start != bytes.size() || fields.size() < 3 || fields[0] != kCommandFileTag) {
+      throw make_error(command_file.string(),
+                       "is not a command file of this fmala (it must hold '" + std::string(kCommandFileTag) +
+                           "', the working directory, the command line and the arguments, each ended by a "
+                           "NUL byte)",
+                       "Restore it from the run's output directory, or start the run again");
     }
   }
-  return 0;
+  const std::string working_directory = fields[1];
+  const std::string command_line = fields[2];
+  const std::vector<std::string> arguments(fields.begin() + 3, fields.end());
+  // Relative paths of the command (data files) are relative to where it ran.
+  if (fs::is_directory(working_directory, ec)) {
+    fs::current_path(working_directory, ec);
+  } else {
+    std::fprintf(stderr, "fmala: warning: the run was started in %s, which no longer exists; relative "
+                         "paths are taken from here\n", working_directory.c_str());
+  }
+
+  CLI::App app{"fmala sample", "fmala"};
+  SampleOptions options;
+  add_sample_options(app, options);
+  std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw make_error(command_file.string(), std::string("its arguments do not parse (") + e.what() + ")",
+                     "Restore it from the run's output directory, or start the run again");
+  }
+  options.out = dir.string();
+  Invocation invocation;
+  invocation.command_line = command_line;
+  invocation.arguments = arguments;
+  invocation.resume = true;
+  return run_sample(options, invocation);
 }
 
 }  // namespace fmala::cli

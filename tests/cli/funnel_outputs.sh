@@ -64,8 +64,17 @@ done
 python3 - "$work" <<'PY'
 import json, os, sys
 work = sys.argv[1]
-assert sorted(os.listdir(os.path.join(work, "npy"))) == ["draws-mala.npy", "summary.json"]
-assert sorted(os.listdir(os.path.join(work, "netcdf"))) == ["draws-mala.nc", "summary.json"]
+assert sorted(os.listdir(os.path.join(work, "npy"))) == ["draws-mala.npy", "log.jsonl", "summary.json"]
+assert sorted(os.listdir(os.path.join(work, "netcdf"))) == ["draws-mala.nc", "log.jsonl", "summary.json"]
+# The run log: one JSON object per line, from "start" to "end", with the
+# warnings that were printed (this short run has too few effective draws).
+events = [json.loads(line) for line in open(os.path.join(work, "npy", "log.jsonl"))]
+assert events[0]["event"] == "start" and events[-1]["event"] == "end", events
+for e in events:
+    assert {"event", "level", "time", "seconds"} <= set(e), e
+warnings = [e for e in events if e["level"] == "warning"]
+assert any(e["event"] == "low_ess" and e["sampler"] == "mala" for e in warnings), warnings
+assert events[-1]["warnings"] == len(warnings), events[-1]
 npy_only = json.load(open(os.path.join(work, "npy", "summary.json")))["samplers"][0]
 assert "draws_netcdf" not in npy_only, npy_only.get("draws_netcdf")
 nc_only = json.load(open(os.path.join(work, "netcdf", "summary.json")))["samplers"][0]
