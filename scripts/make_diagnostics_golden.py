@@ -6,10 +6,10 @@ stores what ArviZ returns for it: az.rhat (method "rank"), az.ess (bulk, tail, m
 az.mcse (mean, sd), numpy's mean and sd (ddof=1), and the columns of az.summary.
 NaN is written as null because JSON has no NaN.
 
-fmala deviates from ArviZ in two documented places, so the file also stores the value fmala
-expects there, computed from ArviZ's own helper functions:
-  * one chain: az.rhat returns NaN, fmala computes split R-hat from the two halves
-    ("rhat_one_chain_split").
+Two cases need a note:
+  * one chain: az.rhat returns NaN, and so does fmala. The file also stores the split R-hat
+    of the chain's two halves ("rhat_one_chain_split", from ArviZ's own helper functions), a
+    value the tests check fmala never returns for one chain.
   * odd draw counts: az.summary folds the draws around the median of the unsplit draws, while
     az.rhat folds around the median of the split draws (the middle draw dropped). fmala follows
     az.rhat, so its summary r_hat differs from az.summary's there.

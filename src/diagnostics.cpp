@@ -24,6 +24,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Fewer draws per chain than this give NaN diagnostics, as in ArviZ.
 constexpr int kMinDraws = 4;
 
+// Fewer chains than this give a NaN R-hat, as in ArviZ.
+constexpr int kMinRhatChains = 2;
+
 // ArviZ treats an array as constant when max - min is below np.finfo(float).resolution.
 constexpr double kConstantThreshold = 1e-15;
 
@@ -64,6 +67,12 @@ bool contains_nan(const double* x, std::size_t n) {
 // Shared validity rule of ArviZ's rhat, ess and mcse: at least 4 draws and no NaN.
 bool diagnostics_defined(const double* x, int chains, int draws) {
   return draws >= kMinDraws && !contains_nan(x, count(chains, draws));
+}
+
+// ArviZ's rhat needs two chains as well: the two halves of a single chain are not
+// independent starts, so they cannot show that the chains mix.
+bool rhat_defined(const double* x, int chains, int draws) {
+  return chains >= kMinRhatChains && diagnostics_defined(x, chains, draws);
 }
 
 double mean_of(const double* x, std::size_t n) {
@@ -519,7 +528,7 @@ double mcse_sd_unchecked(const double* x, int chains, int draws) {
 
 double rhat(const double* x, int chains, int draws) {
   validate_draws("fmala::diag::rhat", x, chains, draws);
-  if (!diagnostics_defined(x, chains, draws)) {
+  if (!rhat_defined(x, chains, draws)) {
     return kNaN;
   }
   const ChainMatrix split = split_chains(x, chains, draws);
@@ -585,7 +594,7 @@ Summary summarize(const double* x, int chains, int draws) {
   const ChainMatrix z_split = z_scale(split);
   summary.mcse_mean = mcse_mean_unchecked(x, chains, draws);
   summary.mcse_sd = mcse_sd_unchecked(x, chains, draws);
-  summary.rhat = rhat_unchecked(split, z_split);
+  summary.rhat = chains >= kMinRhatChains ? rhat_unchecked(split, z_split) : kNaN;
   summary.ess_bulk = ess_basic(z_split);
   summary.ess_tail = ess_tail_unchecked(x, chains, draws);
   return summary;

@@ -57,13 +57,17 @@ SamplerSummary summarize(const SamplerRun& run, const Model& model) {
   out.rhat_max = -std::numeric_limits<double>::infinity();
   out.ess_bulk_min = std::numeric_limits<double>::infinity();
   out.ess_tail_min = std::numeric_limits<double>::infinity();
-  bool any_nan = false;
+  // A quantity without a defined diagnostic (too few draws, NaN draws, R-hat of one
+  // chain) makes that extreme undefined as well, rather than silently skipped. Each
+  // statistic is tracked on its own, so a one-chain run keeps its ESS minima.
+  bool rhat_nan = false;
+  bool ess_bulk_nan = false;
+  bool ess_tail_nan = false;
   auto monitor = [&](const ParameterSummary& p) {
     ++out.monitored;
-    if (std::isnan(p.rhat) || std::isnan(p.ess_bulk) || std::isnan(p.ess_tail)) {
-      any_nan = true;
-      return;
-    }
+    rhat_nan = rhat_nan || std::isnan(p.rhat);
+    ess_bulk_nan = ess_bulk_nan || std::isnan(p.ess_bulk);
+    ess_tail_nan = ess_tail_nan || std::isnan(p.ess_tail);
     out.rhat_max = std::max(out.rhat_max, p.rhat);
     out.ess_bulk_min = std::min(out.ess_bulk_min, p.ess_bulk);
     out.ess_tail_min = std::min(out.ess_tail_min, p.ess_tail);
@@ -79,11 +83,13 @@ SamplerSummary summarize(const SamplerRun& run, const Model& model) {
       out.parameters.push_back(p);
     }
   }
-  if (any_nan) {
-    // A quantity without a defined diagnostic (too few draws, NaN draws) makes
-    // the extremes undefined as well, rather than silently skipped.
+  if (rhat_nan) {
     out.rhat_max = std::nan("");
+  }
+  if (ess_bulk_nan) {
     out.ess_bulk_min = std::nan("");
+  }
+  if (ess_tail_nan) {
     out.ess_tail_min = std::nan("");
   }
   out.ess_per_second = run.seconds_sampling > 0 ? out.ess_bulk_min / run.seconds_sampling : std::nan("");

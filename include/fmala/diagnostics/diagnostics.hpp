@@ -23,6 +23,9 @@
 // Edge conventions (tests/test_diagnostics.cpp covers each one except infinite draws):
 //   * draws < 4: rhat, every ess_* and every mcse_* return NaN. ArviZ does the same.
 //     summarize still returns mean and sd, as az.summary does.
+//   * One chain: rhat returns NaN, as ArviZ does, because the two halves of one chain cannot
+//     show whether independent chains agree. The ESS and MCSE functions accept one chain and
+//     split it into two halves, as ArviZ does.
 //   * Any NaN in x: every function returns NaN, mean and sd included. ArviZ's rhat, ess and
 //     mcse do the same. Infinite draws are not rejected, and the results follow IEEE
 //     arithmetic.
@@ -31,9 +34,10 @@
 //     count 2 * chains * floor(draws/2). So for draws that are all equal, ess_bulk, ess_tail
 //     and ess_mean return that count, rhat returns NaN (0/0 between- over within-chain
 //     variance), mcse_mean returns 0 and mcse_sd returns NaN (0/0). All as in ArviZ.
-//   * One chain: rhat is computed from the two halves of the chain. This differs from ArviZ,
-//     which requires two chains and returns NaN. The other functions accept one chain, as
-//     ArviZ does.
+//   * Split chains that are each constant but not all equal, such as two chains stuck at
+//     different values: the within-chain variance is 0 and the between-chain variance is
+//     positive. The bulk R-hat is then sqrt(+inf), so rhat returns +infinity. The folded
+//     R-hat is +infinity or NaN (0/0), which leaves the maximum at +infinity, as in ArviZ.
 //   * rhat is the bulk R-hat unless the folded R-hat is larger, so a NaN folded R-hat (all
 //     folded draws equal, as for draws alternating between two values) yields the bulk value.
 //     This is what ArviZ's max(rhat_bulk, rhat_tail) returns.
