@@ -59,6 +59,8 @@ class FunnelModel : public FunctorModel<FunnelTarget> {
     }
     return {{"kl_v", diag::funnel_kl(v.data(), v.size())}};
   }
+  // kl_v reads v only.
+  std::optional<std::vector<int>> metric_coordinates() const override { return std::vector<int>{0}; }
 
  private:
   AnalyticTarget spec_;

@@ -34,7 +34,7 @@ struct Checksum {
 };
 
 // Flags of the optional parts of the payload.
-enum : uint8_t { kHasGrad = 1, kHasTangent = 2, kHasAdapt = 4, kHasWarmupCounters = 8 };
+enum : uint8_t { kHasGrad = 1, kHasTangent = 2, kHasAdapt = 4, kHasWarmupCounters = 8, kHasStream = 16 };
 
 // The fixed part of the payload, before the arrays.
 struct Identity {
@@ -45,6 +45,9 @@ struct Identity {
   int32_t kept = 0;
   int32_t scalar_buffers = 0, counter_buffers = 0;
   uint8_t flags = 0;
+  int32_t columns = 0;    // of the kept draws: dim, or the monitored count when streaming
+  int32_t monitored = 0;  // streaming: monitored coordinates
+  int32_t keep_last = 0;  // streaming: last draws kept per chain
 };
 
 // Bytes of the payload after the identity: every array and the timings.
@@ -61,15 +64,21 @@ uint64_t array_bytes(const Identity& id) {
   n += (id.flags & kHasAdapt) ? c * 5 * sizeof(double) : 0;
   n += (id.flags & kHasWarmupCounters) ? c * (3 * sizeof(int64_t) + 2 * sizeof(Real)) : 0;
   const uint64_t kept = static_cast<uint64_t>(id.kept);
-  n += c * kept * (static_cast<uint64_t>(id.dim) + 1) * sizeof(Real);
+  n += c * kept * (static_cast<uint64_t>(id.columns) + 1) * sizeof(Real);
   n += c * kept * (2 * sizeof(Real) + 3 * sizeof(int64_t));  // per-draw statistics
   n += 2 * sizeof(double);  // timings
+  if (id.flags & kHasStream) {
+    const uint64_t last = static_cast<uint64_t>(id.keep_last);
+    n += static_cast<uint64_t>(id.monitored) * sizeof(int32_t) + sizeof(int64_t);
+    n += 2 * cd * sizeof(double);                 // Welford mean and m2
+    n += c * last * (static_cast<uint64_t>(id.dim) + 1) * sizeof(Real);  // last draws
+  }
   return n;
 }
 
 uint64_t identity_bytes(const Identity& id) {
   return sizeof(uint32_t) + id.sampler.size() + 5 * sizeof(int32_t) + sizeof(uint64_t) +
-         sizeof(int64_t) + 3 * sizeof(int32_t) + sizeof(uint8_t);
+         sizeof(int64_t) + 3 * sizeof(int32_t) + sizeof(uint8_t) + 3 * sizeof(int32_t);
 }
 
 class Writer {
@@ -166,7 +175,11 @@ Identity identity_of(const RunCheckpoint& c) {
   id.flags = static_cast<uint8_t>((c.engine.grad.empty() ? 0 : kHasGrad) |
                                   (c.engine.tangent.empty() ? 0 : kHasTangent) |
                                   (c.engine.adapt.empty() ? 0 : kHasAdapt) |
-                                  (c.at_warmup_end.accepted.empty() ? 0 : kHasWarmupCounters));
+                                  (c.at_warmup_end.accepted.empty() ? 0 : kHasWarmupCounters) |
+                                  (c.stream.dim > 0 ? kHasStream : 0));
+  id.columns = c.kept_draws.dim;
+  id.monitored = static_cast<int32_t>(c.stream.monitored.size());
+  id.keep_last = c.stream.keep_last;
   return id;
 }
 
@@ -178,10 +191,17 @@ void write_checkpoint(const std::string& path, const RunCheckpoint& c) {
   }
   const Identity id = identity_of(c);
   const size_t chains = static_cast<size_t>(c.chains);
-  const size_t dim = static_cast<size_t>(c.dim);
   const size_t kept = static_cast<size_t>(c.kept);
   const Draws& d = c.kept_draws;
-  if (d.chains != c.chains || d.dim != c.dim || d.draws < c.kept ||
+  const size_t dim = static_cast<size_t>(d.dim);
+  const size_t cd = chains * static_cast<size_t>(c.dim);
+  const DrawStream& st = c.stream;
+  if (st.dim > 0 && (st.mean.size() != cd || st.m2.size() != cd ||
+                     st.last.values.size() != cd * static_cast<size_t>(st.keep_last) ||
+                     st.last.log_density.size() != chains * static_cast<size_t>(st.keep_last))) {
+    throw make_error(path, "the running statistics to checkpoint do not have the run's shape");
+  }
+  if (d.chains != c.chains || (st.dim == 0 && d.dim != c.dim) || d.draws < c.kept ||
       d.values.size() != chains * static_cast<size_t>(d.draws) * dim ||
       d.log_density.size() != chains * static_cast<size_t>(d.draws) || !d.has_statistics()) {
     throw make_error(path, "the draws to checkpoint do not have the run's shape");
@@ -209,6 +229,9 @@ void write_checkpoint(const std::string& path, const RunCheckpoint& c) {
   w.value(id.scalar_buffers);
   w.value(id.counter_buffers);
   w.value(id.flags);
+  w.value(id.columns);
+  w.value(id.monitored);
+  w.value(id.keep_last);
 
   put_adaptation(w, c.shared);
   const EngineState& e = c.engine;
@@ -247,6 +270,14 @@ void write_checkpoint(const std::string& path, const RunCheckpoint& c) {
   rows(d.floor_hits);
   w.value(c.seconds_warmup);
   w.value(c.seconds_sampling);
+  if (id.flags & kHasStream) {
+    w.array(st.monitored);
+    w.value(st.count);
+    w.array(st.mean);
+    w.array(st.m2);
+    w.array(st.last.values);
+    w.array(st.last.log_density);
+  }
   w.flush();
   const uint64_t checksum = w.checksum();
   file.write(&checksum, sizeof checksum);
@@ -308,6 +339,9 @@ RunCheckpoint read_checkpoint(const std::string& path, const RunSettings& settin
   id.scalar_buffers = r.value<int32_t>();
   id.counter_buffers = r.value<int32_t>();
   id.flags = r.value<uint8_t>();
+  id.columns = r.value<int32_t>();
+  id.monitored = r.value<int32_t>();
+  id.keep_last = r.value<int32_t>();
 
   // The identity must be this run's before any size from the file is trusted.
   const std::string sampler(sampler_name(settings.options.kind));
@@ -336,13 +370,17 @@ RunCheckpoint read_checkpoint(const std::string& path, const RunSettings& settin
   const int64_t total = static_cast<int64_t>(id.warmup) + static_cast<int64_t>(id.draws) * id.thin;
   const bool warm = id.done >= id.warmup;
   const bool adapt_per_chain = !settings.step_size.has_value() && settings.adapt_per_chain;
+  const StreamSettings& stream = settings.stream;
   const uint8_t expected_flags = static_cast<uint8_t>(
       (settings.options.kind == SamplerKind::mala ? kHasGrad : 0) |
       (settings.options.persistent ? kHasTangent : 0) | (adapt_per_chain ? kHasAdapt : 0) |
-      (warm ? kHasWarmupCounters : 0));
+      (warm ? kHasWarmupCounters : 0) | (stream.enabled ? kHasStream : 0));
+  const int32_t expected_columns = stream.enabled ? static_cast<int32_t>(stream.monitor.size()) : id.dim;
   if (id.done < 0 || id.done > total || id.kept < 0 || id.kept > id.draws ||
       id.kept != (warm ? (id.done - id.warmup) / id.thin : 0) || id.scalar_buffers != kScalarBuffers ||
-      id.counter_buffers != kCounterBuffers || id.flags != expected_flags) {
+      id.counter_buffers != kCounterBuffers || id.flags != expected_flags || id.columns != expected_columns ||
+      id.monitored != (stream.enabled ? expected_columns : 0) ||
+      id.keep_last != (stream.enabled ? stream.keep_last : 0)) {
     throw damaged("its counts of transitions (" + std::to_string(id.done) + ") and kept draws (" +
                   std::to_string(id.kept) + ") or its layout do not fit this run");
   }
@@ -388,12 +426,13 @@ RunCheckpoint read_checkpoint(const std::string& path, const RunSettings& settin
   Draws& d = c.kept_draws;
   d.chains = id.chains;
   d.draws = id.draws;
-  d.dim = id.dim;
+  d.dim = id.columns;
   const size_t cells = chains * static_cast<size_t>(id.draws);
-  d.values.assign(cells * static_cast<size_t>(id.dim), Real(0));
+  const size_t columns = static_cast<size_t>(id.columns);
+  d.values.assign(cells * columns, Real(0));
   const size_t kept = static_cast<size_t>(id.kept);
   for (size_t k = 0; k < chains; ++k) {
-    r.get(d.values.data() + k * static_cast<size_t>(id.draws) * id.dim, kept * id.dim * sizeof(Real));
+    r.get(d.values.data() + k * static_cast<size_t>(id.draws) * columns, kept * columns * sizeof(Real));
   }
   const auto rows = [&](auto& array) {
     using T = typename std::decay_t<decltype(array)>::value_type;
@@ -410,6 +449,24 @@ RunCheckpoint read_checkpoint(const std::string& path, const RunSettings& settin
   rows(d.floor_hits);
   c.seconds_warmup = r.value<double>();
   c.seconds_sampling = r.value<double>();
+  if (id.flags & kHasStream) {
+    DrawStream& st = c.stream;
+    st.start(id.chains, id.dim, stream);
+    std::vector<int32_t> monitored;
+    r.array(monitored, static_cast<size_t>(id.monitored));
+    if (std::vector<int>(monitored.begin(), monitored.end()) != stream.monitor) {
+      throw differs("the monitored coordinates", "another list", "--monitor");
+    }
+    st.count = r.value<int64_t>();
+    if (st.count != id.kept) {
+      throw damaged("its running statistics count " + std::to_string(st.count) + " draws, not " +
+                    std::to_string(id.kept));
+    }
+    r.array(st.mean, cd);
+    r.array(st.m2, cd);
+    r.array(st.last.values, cd * static_cast<size_t>(id.keep_last));
+    r.array(st.last.log_density, chains * static_cast<size_t>(id.keep_last));
+  }
   const uint64_t computed = r.checksum();
   uint64_t stored = 0;
   in.read(reinterpret_cast<char*>(&stored), sizeof stored);

@@ -95,6 +95,29 @@ void validate(const RunSettings& s, int dim) {
   if (s.options.curvature_floor == 0 && is_preconditioned(kind)) {
     // Allowed: reproduces the reference code, which has no floor.
   }
+  if (s.stream.enabled) {
+    if (s.stream.monitor.empty()) {
+      throw make_error("--monitor", "streaming needs at least one monitored coordinate",
+                       "Give coordinates, e.g. --monitor 0,1,2");
+    }
+    std::vector<int> seen = s.stream.monitor;
+    std::sort(seen.begin(), seen.end());
+    for (size_t i = 0; i < seen.size(); ++i) {
+      if (seen[i] < 0 || seen[i] >= dim) {
+        throw make_error("--monitor", "coordinate " + std::to_string(seen[i]) + " is outside 0 to " +
+                                          std::to_string(dim - 1),
+                         "Give coordinates of the model's " + std::to_string(dim) + " parameters");
+      }
+      if (i > 0 && seen[i] == seen[i - 1]) {
+        throw make_error("--monitor", "names coordinate " + std::to_string(seen[i]) + " twice",
+                         "List each coordinate once");
+      }
+    }
+    if (s.stream.keep_last < 0 || s.stream.keep_last > s.draws) {
+      throw make_error("--predictive-draws", "streaming keeps 0 to --draws last draws, not " +
+                                                 std::to_string(s.stream.keep_last));
+    }
+  }
   const double transitions = static_cast<double>(s.warmup) + static_cast<double>(s.draws) * s.thin;
   if (transitions >= static_cast<double>(1LL << 28)) {
     throw make_error("--draws", "warmup + draws × thin must stay below 2^28 transitions");
@@ -167,8 +190,9 @@ void check_resume(const RunCheckpoint& c, const Model& model, const RunSettings&
   const size_t chains = static_cast<size_t>(c.chains);
   const size_t kept_slots = chains * static_cast<size_t>(c.draws);
   const Draws& d = c.kept_draws;
-  if (d.values.size() != kept_slots * static_cast<size_t>(c.dim) || d.log_density.size() != kept_slots ||
-      d.chains != c.chains || d.draws != c.draws || d.dim != c.dim || !d.has_statistics()) {
+  const int columns = settings.stream.enabled ? static_cast<int>(settings.stream.monitor.size()) : c.dim;
+  if (d.values.size() != kept_slots * static_cast<size_t>(columns) || d.log_density.size() != kept_slots ||
+      d.chains != c.chains || d.draws != c.draws || d.dim != columns || !d.has_statistics()) {
     throw make_error("checkpoint", "its draw buffer does not have the shape (chains, draws, parameters)",
                      "The file is damaged; resume from an intact copy");
   }
@@ -178,6 +202,16 @@ void check_resume(const RunCheckpoint& c, const Model& model, const RunSettings&
                      "The file is damaged; resume from an intact copy");
   }
   check_state_shape(c.engine, settings.options, settings.chains, model.dim());
+  if (settings.stream.enabled) {
+    const DrawStream& st = c.stream;
+    const size_t cd = chains * static_cast<size_t>(c.dim);
+    if (st.monitored != settings.stream.monitor || st.keep_last != settings.stream.keep_last ||
+        st.count != c.kept || st.chains != c.chains || st.dim != c.dim || st.mean.size() != cd ||
+        st.m2.size() != cd || st.last.values.size() != cd * static_cast<size_t>(st.keep_last)) {
+      throw make_error("checkpoint", "its running statistics do not fit this streaming run",
+                       "Resume with the settings the checkpoint was written with");
+    }
+  }
 
   // The same model and data give the same log-density at the saved states.
   std::vector<Real> f(chains);

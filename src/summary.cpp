@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "fmala/diagnostics/diagnostics.hpp"
@@ -47,6 +48,47 @@ nlohmann::json number(double x) {
   return x;
 }
 
+// A streaming run: diagnostics from the traces of the monitored coordinates,
+// means and sds of the others from the running statistics, and metrics from
+// the traces or the last kept draws, whichever the model reads.
+template <class Monitor>
+void summarize_stream(const SamplerRun& run, const Model& model, Monitor& monitor, SamplerSummary& out) {
+  const Draws& d = run.draws;
+  const DrawStream& st = run.stream;
+  std::vector<ParameterSummary> traced(static_cast<size_t>(model.dim()));
+  std::vector<bool> has_trace(static_cast<size_t>(model.dim()), false);
+  for (int m = 0; m < d.dim; ++m) {
+    const int j = st.monitored[static_cast<size_t>(m)];
+    const ParameterSummary p = to_parameter(
+        model.parameter_name(j), diag::summarize_coordinate(d.values.data(), d.chains, d.draws, d.dim, m));
+    monitor(p);
+    traced[static_cast<size_t>(j)] = p;
+    has_trace[static_cast<size_t>(j)] = true;
+  }
+  if (model.dim() <= kMaxListedParameters) {
+    for (int j = 0; j < model.dim(); ++j) {
+      if (has_trace[static_cast<size_t>(j)]) {
+        out.parameters.push_back(traced[static_cast<size_t>(j)]);
+        continue;
+      }
+      ParameterSummary p;
+      p.name = model.parameter_name(j);
+      p.mean = st.pooled_mean(j);
+      p.sd = st.pooled_sd(j);
+      p.mcse = p.rhat = p.ess_bulk = p.ess_tail = std::nan("");
+      out.parameters.push_back(p);
+    }
+  }
+  const std::optional<std::vector<int>> reads = model.metric_coordinates();
+  if (!reads) {
+    out.metrics = model.metrics(st.last_in_order());
+  } else if (reads->size() <= st.monitored.size() &&
+             std::equal(reads->begin(), reads->end(), st.monitored.begin())) {
+    // The traces start with the coordinates the metrics read, in their order.
+    out.metrics = model.metrics(d);
+  }
+}
+
 }  // namespace
 
 SamplerSummary summarize(const SamplerRun& run, const Model& model) {
@@ -75,7 +117,10 @@ SamplerSummary summarize(const SamplerRun& run, const Model& model) {
 
   out.log_density = to_parameter("log_density", diag::summarize(d.log_density.data(), d.chains, d.draws));
   monitor(out.log_density);
-  for (int j : monitored_coordinates(d.dim)) {
+  if (run.settings.stream.enabled) {
+    summarize_stream(run, model, monitor, out);
+  }
+  for (int j : run.settings.stream.enabled ? std::vector<int>{} : monitored_coordinates(d.dim)) {
     const ParameterSummary p = to_parameter(
         model.parameter_name(j), diag::summarize_coordinate(d.values.data(), d.chains, d.draws, d.dim, j));
     monitor(p);
@@ -96,7 +141,9 @@ SamplerSummary summarize(const SamplerRun& run, const Model& model) {
   const double steps = static_cast<double>(run.settings.warmup) +
                        static_cast<double>(run.settings.draws) * run.settings.thin;
   out.seconds_per_step = steps > 0 ? (run.seconds_warmup + run.seconds_sampling) / steps : 0.0;
-  out.metrics = model.metrics(d);
+  if (!run.settings.stream.enabled) {
+    out.metrics = model.metrics(d);
+  }
   return out;
 }
 
@@ -178,6 +225,16 @@ void write_summary_json(const std::string& path,
       j["draws_file"] = s.draws_npy;
     }
     j["draws_shape"] = {r.draws.chains, r.draws.draws, r.draws.dim};
+    if (r.settings.stream.enabled) {
+      nlohmann::json names = nlohmann::json::array();
+      for (int c : r.stream.monitored) {
+        names.push_back(model.parameter_name(c));
+      }
+      j["stream"] = {{"monitored", names},
+                     {"monitored_indices", r.stream.monitored},
+                     {"keep_last", r.stream.keep_last},
+                     {"draws_added", r.stream.count}};
+    }
     if (!s.draws_netcdf.empty()) {
       j["draws_netcdf"] = s.draws_netcdf;
     }

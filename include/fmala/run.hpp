@@ -17,6 +17,17 @@ namespace fmala {
 
 enum class Backend { cpu, cuda };
 
+// Streaming: running statistics instead of every draw, so memory stops
+// growing with draws × parameters. The run keeps the traces of the
+// `monitor` coordinates (for R-hat, ESS and MCSE), Welford means and
+// variances of every coordinate, and the last `keep_last` draws of every
+// chain (for predictive metrics).
+struct StreamSettings {
+  bool enabled = false;
+  std::vector<int> monitor;  // coordinates whose traces are kept, in this order; not empty
+  int keep_last = 0;         // 0 to draws
+};
+
 struct RunSettings {
   SamplerOptions options;
   int chains = 64;
@@ -31,6 +42,7 @@ struct RunSettings {
   Real min_step_fraction = Real(1e-3);  // adaptation never takes η below this × initial η
   Backend backend = Backend::cpu;
   int threads = 0;  // OpenMP threads on the CPU back end; 0 keeps the default
+  StreamSettings stream;
 };
 
 // Checks option combinations and ranges; throws fmala::Error naming the flag.
@@ -39,9 +51,34 @@ void validate(const RunSettings& settings, int dim);
 // Initial η for dual averaging when the user gives none.
 Real default_initial_step(SamplerKind kind, int dim);
 
+// The running statistics of a streaming run.
+struct DrawStream {
+  std::vector<int> monitored;  // the coordinate of each column of SamplerRun::draws
+  int keep_last = 0;
+  int64_t count = 0;           // draws added per chain
+  int chains = 0;
+  int dim = 0;
+  std::vector<double> mean;    // (C, D) Welford running mean per chain and coordinate
+  std::vector<double> m2;      // (C, D) sum of squared deviations from it
+  Draws last;                  // (C, K, D): the run's draw s at slot s mod K
+
+  // Sizes the statistics for `chains` × `dim` and empties them.
+  void start(int chains, int dim, const StreamSettings& settings);
+  // Adds one kept draw of every chain; `one` has shape (C, 1, D).
+  void add(const Draws& one);
+  // The kept last draws, oldest first: (C, min(K, count), D).
+  Draws last_in_order() const;
+  // Pooled over chains: the mean and sd (divisor n − 1) of coordinate j.
+  double pooled_mean(int j) const;
+  double pooled_sd(int j) const;
+};
+
 struct SamplerRun {
   RunSettings settings;
-  Draws draws;                  // kept draws (C, S, D) and log-density (C, S)
+  // Kept draws (C, S, D) and log-density (C, S); with streaming (C, S, M),
+  // the traces of the coordinates stream.monitored.
+  Draws draws;
+  DrawStream stream;            // empty unless settings.stream.enabled
   std::vector<Real> step_size;  // (C) final step size per chain
   Real target_accept = 0;
   Real acceptance_rate = 0;     // fraction of accepted proposals after warmup
@@ -97,7 +134,8 @@ struct RunCheckpoint {
   DualAveraging shared;           // the shared step-size adaptation
   EngineState engine;
   EngineCounters at_warmup_end;   // the counters when warmup ended; empty before
-  Draws kept_draws;               // (C, S, D); the first `kept` draws of every chain are filled
+  Draws kept_draws;               // (C, S, D) or (C, S, M); the first `kept` draws of every chain are filled
+  DrawStream stream;              // the running statistics of a streaming run
   double seconds_warmup = 0;      // time spent so far, over every segment of the run
   double seconds_sampling = 0;
 };

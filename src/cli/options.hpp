@@ -62,6 +62,8 @@ struct SampleOptions {
   std::string log_level = "normal";  // quiet | normal | verbose | debug
   bool no_draws = false;
   std::string format = "npy,netcdf";  // draw file formats, comma-separated
+  bool stream = false;       // running statistics instead of every draw
+  std::vector<int> monitor;  // --stream: coordinates whose traces are kept
   int64_t checkpoint_every = 0;        // transitions between checkpoints; 0: only on SIGINT/SIGTERM
   bool no_checkpoint = false;          // no checkpoints at all; signals end the run at once
   // Whether an option was given on the command line, by its long name

@@ -186,7 +186,14 @@ MemoryEstimate estimate_memory(const SampleOptions& o, const Model& model,
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
   for (const RunSettings& s : settings) {
     MemoryEstimate e;
-    e.draws = 8.0 * c * o.draws * (d + 1.0);
+    if (s.stream.enabled) {
+      // Monitored traces and the log-density, the running mean and m2, one
+      // draw in transit and the last K draws of every chain.
+      const double m = static_cast<double>(s.stream.monitor.size());
+      e.draws = 8.0 * c * o.draws * (m + 1.0) + 8.0 * c * d * (3.0 + s.stream.keep_last);
+    } else {
+      e.draws = 8.0 * c * o.draws * (d + 1.0);
+    }
     e.chains = 8.0 * c * (d * matrix_buffer_count(s.options) + kScalarBuffers + kCounterBuffers);
     e.threads = std::min(threads, std::max(o.chains, 1));
     e.workspace = static_cast<double>(model.workspace_bytes(s.options.kind == SamplerKind::mala)) *
@@ -226,13 +233,16 @@ double memory_limit(const SampleOptions& o) {
 void check_memory(const SampleOptions& o, const Model& model,
                   const std::vector<RunSettings>& settings, double data_bytes) {
   const MemoryEstimate e = estimate_memory(o, model, settings, data_bytes);
-  const std::string parts = fmt::format(
-      "{} of kept draws ({} chains × {} draws × {} parameters), {} of chain state, {} of model "
-      "workspace ({} threads) and {} of data",
-      gib(e.draws), o.chains, o.draws, model.dim(), gib(e.chains), gib(e.workspace), e.threads,
-      gib(e.data));
-  const std::string fix =
-      "Keep fewer draws (lower --draws), run fewer chains or lower --tile";
+  const std::string kept =
+      o.stream ? fmt::format("{} of monitored traces and running statistics", gib(e.draws))
+               : fmt::format("{} of kept draws ({} chains × {} draws × {} parameters)", gib(e.draws), o.chains,
+                             o.draws, model.dim());
+  const std::string parts =
+      fmt::format("{}, {} of chain state, {} of model workspace ({} threads) and {} of data", kept,
+                  gib(e.chains), gib(e.workspace), e.threads, gib(e.data));
+  const std::string fix = o.stream ? "Monitor fewer coordinates (--monitor), run fewer chains or lower --tile"
+                                   : "Keep fewer draws (lower --draws), keep running statistics only "
+                                     "(--stream), run fewer chains or lower --tile";
   if (o.was_given("--max-memory")) {
     const double limit = memory_limit(o);
     if (e.total() > limit) {
@@ -559,7 +569,40 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                    "Give --target gaussian|funnel|rosenbrock, --model mlp|logreg|cnn or --preset");
 }
 
-std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
+// The streaming settings of --stream and --monitor. By default the run
+// monitors the coordinates the model's metrics read, then ten evenly spaced
+// ones, and keeps the last --predictive-draws draws when the metrics need
+// whole draws.
+StreamSettings build_stream(const SampleOptions& o, const Model& model) {
+  StreamSettings stream;
+  if (!o.stream) {
+    if (o.was_given("--monitor")) {
+      throw make_error("--monitor", "applies to --stream runs only", "Add --stream or drop --monitor");
+    }
+    return stream;
+  }
+  stream.enabled = true;
+  const std::optional<std::vector<int>> reads = model.metric_coordinates();
+  if (o.was_given("--monitor")) {
+    stream.monitor = o.monitor;
+  } else {
+    if (reads) {
+      stream.monitor = *reads;
+    }
+    const int dim = model.dim();
+    const int evenly = std::min(dim, 10);
+    for (int i = 0; i < evenly; ++i) {
+      const int j = evenly == 1 ? 0 : static_cast<int>(std::lround(static_cast<double>(i) * (dim - 1) / (evenly - 1)));
+      if (std::find(stream.monitor.begin(), stream.monitor.end(), j) == stream.monitor.end()) {
+        stream.monitor.push_back(j);
+      }
+    }
+  }
+  stream.keep_last = reads ? 0 : std::min(o.predictive_draws, o.draws);
+  return stream;
+}
+
+std::vector<RunSettings> build_settings(const SampleOptions& o, int dim, const StreamSettings& stream) {
   std::vector<std::string> names;
   if (o.sampler_list.has_value()) {
     names = split_commas(*o.sampler_list);
@@ -651,6 +694,7 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim) {
     s.adapt_per_chain = o.adapt_per_chain;
     s.backend = o.backend == "cuda" ? Backend::cuda : Backend::cpu;
     s.threads = o.threads;
+    s.stream = stream;
     validate(s, dim);
     out.push_back(s);
   }
@@ -1083,6 +1127,14 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   app.add_flag("--no-checkpoint", o.no_checkpoint,
                "Keep no checkpoint: SIGINT and SIGTERM end the run at once, and it cannot be resumed");
+  app.add_flag("--stream", o.stream,
+               "Keep running statistics instead of every draw: the traces of the --monitor "
+               "coordinates, the mean and sd of every parameter, and the last --predictive-draws "
+               "draws when the model's metrics need them");
+  app.add_option("--monitor", o.monitor,
+                 "--stream: parameter indices (0-based) whose traces are kept for R-hat and ESS "
+                 "(default: those the metrics read, then 10 evenly spaced)")
+      ->delimiter(',');
   app.add_flag("-q,--quiet", o.quiet, "Warnings and errors only: no progress bar, table or notes");
   app.add_flag("-v,--verbose", o.verbose, "Also print each sampler's adaptation and timings");
   app.add_option("--log-level", o.log_level,
@@ -1103,7 +1155,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   std::string data_note;
   double data_bytes = 0;
   std::unique_ptr<Model> model = build_model(o, &data_note, &data_bytes);
-  const std::vector<RunSettings> settings = build_settings(o, model->dim());
+  const std::vector<RunSettings> settings = build_settings(o, model->dim(), build_stream(o, *model));
   check_memory(o, *model, settings, data_bytes);
   const DrawFormats formats = parse_formats(o);
   if (o.checkpoint_every > 0 && o.out.empty()) {
@@ -1252,9 +1304,16 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
       summaries.back().draws_npy = file;
     }
     if (!o.out.empty() && formats.netcdf) {
-      std::vector<std::string> names(static_cast<size_t>(model->dim()));
-      for (int j = 0; j < model->dim(); ++j) {
-        names[static_cast<size_t>(j)] = model->parameter_name(j);
+      // The draws' columns: every parameter, or with --stream the monitored ones.
+      std::vector<std::string> names;
+      if (s.stream.enabled) {
+        for (int j : s.stream.monitor) {
+          names.push_back(model->parameter_name(j));
+        }
+      } else {
+        for (int j = 0; j < model->dim(); ++j) {
+          names.push_back(model->parameter_name(j));
+        }
       }
       const std::string file = "draws-" + summaries.back().sampler + ".nc";
       io::write_inference_data_netcdf((std::filesystem::path(o.out) / file).string(), *run, names);

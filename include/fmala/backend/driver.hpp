@@ -61,6 +61,18 @@ SamplerRun drive(Engine& engine,
   ctx.target_accept = run.target_accept;
   ctx.min_step = min_step;
 
+  // With streaming, each kept draw passes through `one` into the running
+  // statistics, and only the monitored columns are kept.
+  const bool streaming = settings.stream.enabled;
+  const int columns = streaming ? static_cast<int>(settings.stream.monitor.size()) : dim;
+  Draws one;
+  if (streaming) {
+    one.chains = chains;
+    one.draws = 1;
+    one.dim = dim;
+    one.values.assign(static_cast<size_t>(chains) * dim, Real(0));
+    one.log_density.assign(static_cast<size_t>(chains), Real(0));
+  }
   const int64_t warmup = settings.warmup;
   const int64_t total = warmup + static_cast<int64_t>(settings.draws) * settings.thin;
   DualAveraging shared = DualAveraging::start(eta0);
@@ -80,11 +92,15 @@ SamplerRun drive(Engine& engine,
     seconds_warmup = from.seconds_warmup;
     seconds_sampling = from.seconds_sampling;
     run.draws = std::move(from.kept_draws);
+    run.stream = std::move(from.stream);
   } else {
     run.draws.chains = chains;
     run.draws.draws = settings.draws;
-    run.draws.dim = dim;
-    run.draws.values.assign(static_cast<size_t>(chains) * settings.draws * dim, Real(0));
+    run.draws.dim = columns;
+    run.draws.values.assign(static_cast<size_t>(chains) * settings.draws * columns, Real(0));
+    if (streaming) {
+      run.stream.start(chains, dim, settings.stream);
+    }
     run.draws.log_density.assign(static_cast<size_t>(chains) * settings.draws, Real(0));
     const size_t cells = static_cast<size_t>(chains) * settings.draws;
     run.draws.accept_prob.assign(cells, Real(0));
@@ -133,9 +149,22 @@ SamplerRun drive(Engine& engine,
     previous = at_warmup_end;
   };
   const auto record = [&]() {
-    engine.record(run.draws, kept);
-    EngineCounters now = engine.counters();
     Draws& d = run.draws;
+    if (streaming) {
+      engine.record(one, 0);
+      for (int k = 0; k < chains; ++k) {
+        const size_t slot = static_cast<size_t>(k) * settings.draws + kept;
+        d.log_density[slot] = one.log_density[static_cast<size_t>(k)];
+        const Real* state = one.at(k, 0);
+        for (int m = 0; m < columns; ++m) {
+          d.values[slot * columns + m] = state[settings.stream.monitor[static_cast<size_t>(m)]];
+        }
+      }
+      run.stream.add(one);
+    } else {
+      engine.record(d, kept);
+    }
+    EngineCounters now = engine.counters();
     for (int k = 0; k < chains; ++k) {
       const size_t slot = static_cast<size_t>(k) * settings.draws + kept;
       d.accept_prob[slot] = now.last_accept_prob[k];
@@ -166,13 +195,16 @@ SamplerRun drive(Engine& engine,
     state.seconds_warmup = seconds_warmup;
     state.seconds_sampling = seconds_sampling;
     std::swap(state.kept_draws, run.draws);
+    std::swap(state.stream, run.stream);
     try {
       control.save(state);
     } catch (...) {
       std::swap(state.kept_draws, run.draws);
+      std::swap(state.stream, run.stream);
       throw;
     }
     std::swap(state.kept_draws, run.draws);
+    std::swap(state.stream, run.stream);
   };
 
   const int64_t first = done;

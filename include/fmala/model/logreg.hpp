@@ -82,6 +82,8 @@ class LogisticRegression : public Model {
   // result does not depend on the thread count. Throws fmala::Error when
   // draws.dim differs from dim() or the value buffer has the wrong size.
   Metrics metrics(const Draws& draws) const override;
+  // The predictive metrics need whole draws.
+  std::optional<std::vector<int>> metric_coordinates() const override { return std::nullopt; }
 
   // One evaluation costs one pass over the N training rows.
   double cost_units() const override { return static_cast<double>(data_->n_train()); }

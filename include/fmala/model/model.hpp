@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,12 @@ class Model {
   // Task metrics from the kept draws (for example kl_v for the funnel, test
   // RMSE and NLL for regression). The default computes none.
   virtual Metrics metrics(const Draws& /*draws*/) const { return {}; }
+
+  // The coordinates metrics() reads, when it reads only those, as columns
+  // 0, 1, ... of its draws in this order: a streaming run then computes the
+  // metrics from their traces. nullopt when metrics() needs whole draws; a
+  // streaming run then keeps the last K draws of every chain for it.
+  virtual std::optional<std::vector<int>> metric_coordinates() const { return std::vector<int>{}; }
 
   // Number of log-density evaluations per call of jet() or gradient(), per
   // chain, in units of data points (1 for analytic targets).

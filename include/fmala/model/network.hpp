@@ -131,6 +131,8 @@ class NetworkClassifier : public Model {
   // LogisticRegression::metrics does: accuracy, nll, ece, brier on the test
   // split and train_accuracy on the training split.
   Metrics metrics(const Draws& draws) const override;
+  // The predictive metrics need whole draws.
+  std::optional<std::vector<int>> metric_coordinates() const override { return std::nullopt; }
 
   double cost_units() const override { return static_cast<double>(data_->n_train()); }
 
