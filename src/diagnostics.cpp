@@ -524,6 +524,44 @@ double mcse_sd_unchecked(const double* x, int chains, int draws) {
   return std::sqrt(variance_of_variance / expected_variance / 4.0);
 }
 
+// Superchain k's summaries for nested R-hat: the mean of its draws, the variance of its chain
+// means (between-chain) and the mean variance within its chains (within-chain).
+struct SuperchainMoments {
+  double mean = 0.0;
+  double between_chain = 0.0;
+  double within_chain = 0.0;
+  bool constant = false;  // every draw of the superchain equal
+};
+
+// The chains of superchain k are the chains_per_superchain consecutive chains starting at
+// chain k * chains_per_superchain, so the superchain is one contiguous block of x.
+SuperchainMoments superchain_moments(const double* block, int chains_per_superchain, int draws) {
+  const auto draw_count = static_cast<std::size_t>(draws);
+  const std::size_t block_size = count(chains_per_superchain, draws);
+  SuperchainMoments moments;
+  const auto [min_it, max_it] = std::minmax_element(block, block + block_size);
+  moments.constant = *min_it == *max_it;
+
+  std::vector<double> chain_means(static_cast<std::size_t>(chains_per_superchain));
+  double within_sum = 0.0;
+  for (int c = 0; c < chains_per_superchain; ++c) {
+    const double* chain = block + static_cast<std::size_t>(c) * draw_count;
+    chain_means[static_cast<std::size_t>(c)] = mean_of(chain, draw_count);
+    if (draws > 1) {
+      within_sum += variance_of(chain, draw_count, 1);
+    }
+  }
+  // Every chain has the same draw count, so the mean of the chain means is the mean of the
+  // superchain's draws.
+  moments.mean = mean_of(chain_means.data(), chain_means.size());
+  // One draw per chain has no within-chain variance, and one chain per superchain has no
+  // between-chain variance, and Margossian et al. set the missing term to 0.
+  moments.within_chain = draws > 1 ? within_sum / chains_per_superchain : 0.0;
+  moments.between_chain =
+      chains_per_superchain > 1 ? variance_of(chain_means.data(), chain_means.size(), 1) : 0.0;
+  return moments;
+}
+
 }  // namespace
 
 double rhat(const double* x, int chains, int draws) {
@@ -619,6 +657,58 @@ Summary summarize_coordinate(const double* draws, int chains, int draws_per_chai
     column[i] = draws[i * static_cast<std::size_t>(dim) + static_cast<std::size_t>(j)];
   }
   return summarize(column.data(), chains, draws_per_chain);
+}
+
+double nested_rhat(const double* x, int superchains, int chains_per_superchain, int draws) {
+  const char* where = "fmala::diag::nested_rhat";
+  if (superchains < 1) {
+    throw make_error(where, "superchains is " + std::to_string(superchains) + ", expected at least 1",
+                     "Pass draws shaped (superchains * chains_per_superchain, draws)");
+  }
+  if (chains_per_superchain < 1) {
+    throw make_error(where,
+                     "chains_per_superchain is " + std::to_string(chains_per_superchain) +
+                         ", expected at least 1",
+                     "Pass at least one chain per superchain");
+  }
+  const long long chains = static_cast<long long>(superchains) * chains_per_superchain;
+  if (chains > std::numeric_limits<int>::max()) {
+    throw make_error(where,
+                     std::to_string(superchains) + " superchains of " +
+                         std::to_string(chains_per_superchain) + " chains exceed the int range",
+                     "Pass fewer superchains or fewer chains per superchain");
+  }
+  validate_draws(where, x, static_cast<int>(chains), draws);
+  if (superchains < 2) {
+    return kNaN;
+  }
+  const std::size_t total = count(static_cast<int>(chains), draws);
+  if (!std::all_of(x, x + total, [](double value) { return std::isfinite(value); })) {
+    return kNaN;
+  }
+
+  const std::size_t block_size = count(chains_per_superchain, draws);
+  std::vector<double> superchain_means(static_cast<std::size_t>(superchains));
+  double within_superchain_sum = 0.0;
+  bool all_constant = true;
+  for (int k = 0; k < superchains; ++k) {
+    const SuperchainMoments moments =
+        superchain_moments(x + static_cast<std::size_t>(k) * block_size, chains_per_superchain, draws);
+    superchain_means[static_cast<std::size_t>(k)] = moments.mean;
+    within_superchain_sum += moments.between_chain + moments.within_chain;
+    all_constant = all_constant && moments.constant;
+  }
+
+  // When every superchain is constant the within-superchain variance is exactly 0, so the
+  // ratio is decided here instead of by rounding in the means.
+  if (all_constant) {
+    const bool all_equal = std::all_of(x, x + total, [x](double value) { return value == x[0]; });
+    return all_equal ? kNaN : std::numeric_limits<double>::infinity();
+  }
+  const double between_superchain =
+      variance_of(superchain_means.data(), superchain_means.size(), 1);
+  const double within_superchain = within_superchain_sum / superchains;
+  return std::sqrt(1.0 + between_superchain / within_superchain);
 }
 
 double funnel_kl(const double* v, std::size_t n) {

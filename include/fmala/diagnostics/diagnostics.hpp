@@ -6,6 +6,9 @@
 // The formulas follow ArviZ 0.23.4 (arviz/stats/diagnostics.py), and tests/test_diagnostics.cpp
 // checks R-hat, ESS, MCSE and summarize against ArviZ to 1e-6 relative on the draws in
 // tests/data/diagnostics.
+// nested_rhat adds nested R-hat for many short chains grouped in superchains. Its definition and
+// conventions are documented at its declaration, and the rest of this comment does not apply to
+// it.
 //
 // Layout: x contains one quantity as (chains, draws), chain-major: x[c * draws + s].
 //
@@ -92,6 +95,45 @@ Summary summarize(const double* x, int chains, int draws);
 // Summary of coordinate j of draws stored (chains, draws_per_chain, dim):
 // value = draws[(c * draws_per_chain + s) * dim + j].
 Summary summarize_coordinate(const double* draws, int chains, int draws_per_chain, int dim, int j);
+
+// Nested R-hat of Margossian, Hoffman, Sountsov, Riou-Durand, Vehtari and Gelman (2024), "Nested
+// R-hat: assessing the convergence of Markov chain Monte Carlo when running many short chains",
+// Bayesian Analysis, doi:10.1214/24-BA1453 (arXiv 2110.13017). It is meant for many short chains
+// run in superchains: groups of chains that start from one shared initial point.
+//
+// Layout: x contains one quantity as (superchains * chains_per_superchain, draws), chain-major,
+// and chain c belongs to superchain c / chains_per_superchain. With K superchains, M chains per
+// superchain, N draws per chain and x_{kmn} draw n of chain m of superchain k:
+//   xbar_{km} = mean_n x_{kmn}          chain mean
+//   xbar_k    = mean_{m,n} x_{kmn}      superchain mean
+//   B  = 1/(K-1) sum_k (xbar_k - mean_k xbar_k)^2                  between superchains
+//   Bc_k = 1/(M-1) sum_m (xbar_{km} - xbar_k)^2,  0 when M = 1      between chains of k
+//   Wc_k = 1/M sum_m 1/(N-1) sum_n (x_{kmn} - xbar_{km})^2,  0 when N = 1
+//   W  = 1/K sum_k (Bc_k + Wc_k)                                   within superchains
+//   nested R-hat = sqrt(1 + B / W)
+// This is the plain estimator: no rank normalisation, no folding and no splitting of chains,
+// which would not work with the one or few draws per chain that the design allows. It is the
+// estimator of the R package posterior's rhat_nested. Nested R-hat is at least 1 by
+// construction. Margossian et al. use the threshold 1.01 (B / W < 1.01^2 - 1 = 0.0201) in
+// the experiments of their published code.
+//
+// With one chain per superchain (M = 1), Bc_k = 0, B is the variance of the chain means and W
+// is the mean within-chain variance, so nested R-hat^2 = 1 + var(chain means) / W. The basic
+// (unsplit, not rank-normalised) R-hat is R-hat^2 = (N - 1) / N + var(chain means) / W, so
+// nested R-hat^2 = R-hat^2 + 1 / N. Nested R-hat with M = 1 is therefore larger than the basic
+// R-hat of the same chains, and not equal to it.
+//
+// Edge conventions (tests/test_diagnostics.cpp covers each one):
+//   * Fewer than 2 superchains: NaN, because B needs two superchain means.
+//   * Any NaN or infinite draw: NaN, as in posterior's rhat_nested.
+//   * All draws equal: NaN (B / W is 0/0).
+//   * Every superchain constant but not all equal, such as superchains stuck at different
+//     values: W is 0 and B is positive, so the result is +infinity. One draw per chain and one
+//     chain per superchain (N = M = 1) always gives W = 0, so the result is then +infinity or
+//     NaN. posterior instead returns NA whenever any single chain is constant.
+// superchains < 1, chains_per_superchain < 1, draws < 1, a null pointer or more chains than
+// an int can count throw fmala::Error. The function runs on one thread.
+double nested_rhat(const double* x, int superchains, int chains_per_superchain, int draws);
 
 // KL(N(0, 3^2) || N(m, s^2)), with m and s the mean and sd (ddof = 1) of the n draws of the
 // funnel's log-scale v, whose true marginal is N(0, 3^2):
