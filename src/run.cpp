@@ -95,6 +95,11 @@ void validate(const RunSettings& s, int dim) {
   if (s.options.curvature_floor == 0 && is_preconditioned(kind)) {
     // Allowed: reproduces the reference code, which has no floor.
   }
+  if (s.superchains != 0 && (s.superchains < 2 || s.chains % s.superchains != 0)) {
+    throw make_error("--superchains", "must be at least 2 and divide the " + std::to_string(s.chains) +
+                                          " chains, got " + std::to_string(s.superchains),
+                     "Give for example --chains 256 --superchains 16");
+  }
   if (s.stream.enabled) {
     if (s.stream.monitor.empty()) {
       throw make_error("--monitor", "streaming needs at least one monitored coordinate",
@@ -242,6 +247,15 @@ SamplerRun run_sampler(const Model& model,
   if (!control.resume) {
     theta0.resize(static_cast<size_t>(settings.chains) * dim);
     model.initial_state(settings.seed, 0, settings.chains, theta0.data());
+    if (settings.superchains > 0) {
+      // Each chain starts where the first chain of its superchain starts.
+      const int per = settings.chains / settings.superchains;
+      for (int k = 0; k < settings.chains; ++k) {
+        const size_t first = static_cast<size_t>(k / per * per) * dim;
+        std::copy_n(theta0.begin() + static_cast<std::ptrdiff_t>(first), dim,
+                    theta0.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(k) * dim));
+      }
+    }
   }
 
   if (settings.backend == Backend::cuda) {

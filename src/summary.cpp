@@ -89,6 +89,44 @@ void summarize_stream(const SamplerRun& run, const Model& model, Monitor& monito
   }
 }
 
+// Nested R-hat of the log-density and of every monitored column, written
+// into the listed parameters; the maximum is NaN when any value is.
+void add_nested_rhat(const SamplerRun& run, const Model& model, SamplerSummary& out) {
+  const Draws& d = run.draws;
+  const int superchains = run.settings.superchains;
+  const int per = d.chains / superchains;
+  std::vector<double> x(static_cast<size_t>(d.chains) * d.draws);
+  // column −1 is the log-density.
+  const auto nested = [&](int column) {
+    for (size_t cell = 0; cell < x.size(); ++cell) {
+      x[cell] = column < 0 ? d.log_density[cell] : d.values[cell * d.dim + column];
+    }
+    return diag::nested_rhat(x.data(), superchains, per, d.draws);
+  };
+  double worst = nested(-1);
+  out.log_density.nested_rhat = worst;
+  bool undefined = std::isnan(worst);
+  const bool stream = run.settings.stream.enabled;
+  std::vector<int> columns;
+  if (stream) {
+    for (int m = 0; m < d.dim; ++m) {
+      columns.push_back(m);
+    }
+  } else {
+    columns = monitored_coordinates(d.dim);
+  }
+  for (int column : columns) {
+    const double value = nested(column);
+    undefined = undefined || std::isnan(value);
+    worst = std::max(worst, value);
+    const int j = stream ? run.stream.monitored[static_cast<size_t>(column)] : column;
+    if (model.dim() <= kMaxListedParameters) {
+      out.parameters[static_cast<size_t>(j)].nested_rhat = value;
+    }
+  }
+  out.nested_rhat_max = undefined ? std::nan("") : worst;
+}
+
 }  // namespace
 
 SamplerSummary summarize(const SamplerRun& run, const Model& model) {
@@ -143,6 +181,9 @@ SamplerSummary summarize(const SamplerRun& run, const Model& model) {
   out.seconds_per_step = steps > 0 ? (run.seconds_warmup + run.seconds_sampling) / steps : 0.0;
   if (!run.settings.stream.enabled) {
     out.metrics = model.metrics(d);
+  }
+  if (run.settings.superchains > 0) {
+    add_nested_rhat(run, model, out);
   }
   return out;
 }
@@ -208,12 +249,21 @@ void write_summary_json(const std::string& path,
       metrics[name] = number(value);
     }
     j["metrics"] = metrics;
+    const bool nested = r.settings.superchains > 0;
     auto param_json = [&](const ParameterSummary& p) {
-      return nlohmann::json{{"name", p.name},         {"mean", number(p.mean)},
-                            {"sd", number(p.sd)},     {"mcse", number(p.mcse)},
-                            {"rhat", number(p.rhat)}, {"ess_bulk", number(p.ess_bulk)},
-                            {"ess_tail", number(p.ess_tail)}};
+      nlohmann::json out{{"name", p.name},         {"mean", number(p.mean)},
+                         {"sd", number(p.sd)},     {"mcse", number(p.mcse)},
+                         {"rhat", number(p.rhat)}, {"ess_bulk", number(p.ess_bulk)},
+                         {"ess_tail", number(p.ess_tail)}};
+      if (nested) {
+        out["nested_rhat"] = number(p.nested_rhat);
+      }
+      return out;
     };
+    if (nested) {
+      j["superchains"] = r.settings.superchains;
+      j["nested_rhat_max"] = number(s.nested_rhat_max);
+    }
     j["log_density"] = param_json(s.log_density);
     if (model.dim() <= kMaxListedParameters) {
       j["parameters"] = nlohmann::json::array();

@@ -43,6 +43,10 @@ struct RunSettings {
   Backend backend = Backend::cpu;
   int threads = 0;  // OpenMP threads on the CPU back end; 0 keeps the default
   StreamSettings stream;
+  // 0, or K >= 2 superchains of chains / K consecutive chains each: the chains
+  // of a superchain start from one initial state (its first chain's), and the
+  // summary adds nested R-hat.
+  int superchains = 0;
 };
 
 // Checks option combinations and ranges; throws fmala::Error naming the flag.

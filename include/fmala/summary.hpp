@@ -2,6 +2,7 @@
 // Per-sampler summaries of a run: convergence diagnostics, costs and task
 // metrics, as written to summary.json and printed by the command line.
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,14 @@ namespace fmala {
 struct ParameterSummary {
   std::string name;
   double mean = 0, sd = 0, mcse = 0, rhat = 0, ess_bulk = 0, ess_tail = 0;
+  double nested_rhat = NAN;  // with superchains only
 };
 
 struct SamplerSummary {
   std::string sampler;
   const SamplerRun* run = nullptr;
   double rhat_max = 0;       // over the monitored quantities
+  double nested_rhat_max = NAN;  // over the same quantities, with superchains only
   double ess_bulk_min = 0;
   double ess_tail_min = 0;
   double ess_per_second = 0;  // ess_bulk_min / seconds of sampling after warmup

@@ -62,6 +62,7 @@ struct SampleOptions {
   std::string log_level = "normal";  // quiet | normal | verbose | debug
   bool no_draws = false;
   std::string format = "npy,netcdf";  // draw file formats, comma-separated
+  int superchains = 0;       // 0: none; else nested R-hat over this many superchains
   bool stream = false;       // running statistics instead of every draw
   std::vector<int> monitor;  // --stream: coordinates whose traces are kept
   int64_t checkpoint_every = 0;        // transitions between checkpoints; 0: only on SIGINT/SIGTERM

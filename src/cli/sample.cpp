@@ -695,6 +695,7 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim, const S
     s.backend = o.backend == "cuda" ? Backend::cuda : Backend::cpu;
     s.threads = o.threads;
     s.stream = stream;
+    s.superchains = o.superchains;
     validate(s, dim);
     out.push_back(s);
   }
@@ -954,6 +955,14 @@ void warn_about_results(RunLog& log, const SamplerSummary& summary, const Sample
     problem("rhat", fmt::format("R-hat {:.3g} > 1.01, the chains disagree", summary.rhat_max), longer,
             {{"rhat_max", summary.rhat_max}});
   }
+  if (s.superchains > 0 && !(summary.nested_rhat_max <= 1.01)) {
+    problem("nested_rhat",
+            std::isnan(summary.nested_rhat_max)
+                ? std::string("nested R-hat is undefined (constant or NaN draws)")
+                : fmt::format("nested R-hat {:.3g} > 1.01, the superchains disagree", summary.nested_rhat_max),
+            "Lengthen --warmup so the chains forget their starts, or run more chains per superchain",
+            {{"nested_rhat_max", summary.nested_rhat_max}});
+  }
   if (s.draws >= 4 && summary.ess_bulk_min < 400) {
     problem("low_ess", fmt::format("bulk ESS {:.3g} < 400", summary.ess_bulk_min), longer,
             {{"ess_bulk_min", summary.ess_bulk_min}});
@@ -1127,6 +1136,10 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   app.add_flag("--no-checkpoint", o.no_checkpoint,
                "Keep no checkpoint: SIGINT and SIGTERM end the run at once, and it cannot be resumed");
+  app.add_option("--superchains", o.superchains,
+                 "Group the chains into K superchains of consecutive chains that share an initial "
+                 "state, and report nested R-hat (for many short chains)")
+      ->check(whole_number_at_least(0));
   app.add_flag("--stream", o.stream,
                "Keep running statistics instead of every draw: the traces of the --monitor "
                "coordinates, the mean and sd of every parameter, and the last --predictive-draws "

@@ -2,7 +2,7 @@
 # --stream keeps the traces of the --monitor coordinates and running
 # statistics: its traces are the full run's columns, its means and sds and
 # its monitored diagnostics equal the full run's, and a stopped streaming run
-# resumes to the same outputs.
+# resumes to the same outputs. --superchains adds nested R-hat.
 set -euo pipefail
 fmala=$1
 work=$(mktemp -d)
@@ -74,6 +74,21 @@ wait "$pid" || status=$?
 for sampler in pc-line-fmala mala; do
   cmp "ref/draws-$sampler.npy" "cut/draws-$sampler.npy"
 done
+
+# Many short chains in superchains: nested R-hat in summary.json, with --stream too.
+"$fmala" sample --target gaussian --dim 3 --sampler mala --chains 64 --superchains 8 --warmup 200 --draws 4 \
+  --stream --monitor 2 -q --out nested 2> /dev/null
+python3 - <<'PY'
+import json
+s = json.load(open("nested/summary.json"))["samplers"][0]
+assert s["superchains"] == 8, s.get("superchains")
+assert isinstance(s["nested_rhat_max"], float) and s["nested_rhat_max"] >= 1.0, s["nested_rhat_max"]
+assert s["parameters"][2]["nested_rhat"] is not None, s["parameters"][2]
+assert s["parameters"][0]["nested_rhat"] is None, s["parameters"][0]  # not monitored
+PY
+status=0
+"$fmala" sample --target gaussian --chains 64 --superchains 3 2> err.txt || status=$?
+[[ $status -eq 2 ]] && grep -q -- "--superchains: must be at least 2 and divide the 64 chains" err.txt
 
 # --monitor needs --stream and valid indices.
 status=0
