@@ -64,8 +64,9 @@ struct AcceptChain {
 struct InitialTangent {
   ChainBuffers b;
   uint64_t seed;
+  uint64_t first_chain;
   __device__ void operator()(int k) const {
-    Stream stream(seed, static_cast<uint64_t>(k), -1, Draw::tangent);
+    Stream stream(seed, first_chain + static_cast<uint64_t>(k), -1, Draw::tangent);
     unit_tangent(stream, b.dim, b.tangent + static_cast<size_t>(k) * b.dim);
   }
 };
@@ -155,10 +156,15 @@ const AnalyticTarget& supported_target(const Model& model) {
 
 // ---- construction -------------------------------------------------------------------------
 
-CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed)
+CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
+                       uint64_t first_chain)
     // supported_target() runs before any member touches the device, so an
     // unsupported model is reported as such even on a machine without one.
-    : options_(options), chains_(chains), dim_(supported_target(model).dim), seed_(seed) {
+    : options_(options),
+      chains_(chains),
+      dim_(supported_target(model).dim),
+      seed_(seed),
+      first_chain_(first_chain) {
   const AnalyticTarget& spec = *model.analytic_target();
   target_.kind = spec.kind;
   target_.gaussian = GaussianTarget{spec.dim, nullptr, spec.rho};
@@ -265,7 +271,7 @@ void CudaEngine::initialize(const std::vector<Real>& theta0) {
   if (options_.kind == SamplerKind::mala) {
     gradient(b_.theta, b_.f, b_.grad);
   } else if (is_forward(options_.kind) && options_.persistent) {
-    for_each_chain(InitialTangent{b_, seed_}, "initial tangent");
+    for_each_chain(InitialTangent{b_, seed_, first_chain_}, "initial tangent");
     jet(b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
   } else {
     jet(b_.theta, nullptr, 0, b_.f, nullptr, nullptr);
@@ -445,7 +451,8 @@ namespace fmala::cuda {
 SamplerRun run_sampler(const Model& model, const RunSettings& settings,
                        const std::vector<Real>& theta0, const ProgressFn& progress,
                        const RunControl& control) {
-  cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed);
+  cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed,
+                                 settings.first_chain);
   SamplerRun run = drive(engine, model, settings, theta0, progress, control);
   run.peak_memory_bytes = engine.device_bytes();
   return run;

@@ -32,7 +32,8 @@ class CudaEngine {
  public:
   // Throws fmala::Error when the model is not a built-in analytic target, or
   // when a CUDA call fails (no device, not enough device memory).
-  CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed);
+  CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
+             uint64_t first_chain = 0);
 
   void initialize(const std::vector<Real>& theta0);
   void set_step_size(Real eta);
@@ -68,6 +69,7 @@ class CudaEngine {
   int chains_;
   int dim_;
   uint64_t seed_;
+  uint64_t first_chain_;         // the global index of chain 0
   StreamHandle stream_;          // created after dim_ has checked the model
   DeviceArray<Real> scales_;     // (D) gaussian standard deviations, when given
   DeviceArray<Real> matrices_;   // every (C, D) buffer, back to back

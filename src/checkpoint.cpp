@@ -41,6 +41,7 @@ struct Identity {
   std::string sampler;
   int32_t chains = 0, dim = 0, warmup = 0, draws = 0, thin = 0;
   uint64_t seed = 0;
+  int64_t first_chain = 0;
   int64_t done = 0;
   int32_t kept = 0;
   int32_t scalar_buffers = 0, counter_buffers = 0;
@@ -78,7 +79,7 @@ uint64_t array_bytes(const Identity& id) {
 
 uint64_t identity_bytes(const Identity& id) {
   return sizeof(uint32_t) + id.sampler.size() + 5 * sizeof(int32_t) + sizeof(uint64_t) +
-         sizeof(int64_t) + 3 * sizeof(int32_t) + sizeof(uint8_t) + 3 * sizeof(int32_t);
+         2 * sizeof(int64_t) + 3 * sizeof(int32_t) + sizeof(uint8_t) + 3 * sizeof(int32_t);
 }
 
 class Writer {
@@ -168,6 +169,7 @@ Identity identity_of(const RunCheckpoint& c) {
   id.draws = c.draws;
   id.thin = c.thin;
   id.seed = c.seed;
+  id.first_chain = c.first_chain;
   id.done = c.done;
   id.kept = c.kept;
   id.scalar_buffers = kScalarBuffers;
@@ -224,6 +226,7 @@ void write_checkpoint(const std::string& path, const RunCheckpoint& c) {
     w.value(v);
   }
   w.value(id.seed);
+  w.value(id.first_chain);
   w.value(id.done);
   w.value(id.kept);
   w.value(id.scalar_buffers);
@@ -334,6 +337,7 @@ RunCheckpoint read_checkpoint(const std::string& path, const RunSettings& settin
   id.draws = r.value<int32_t>();
   id.thin = r.value<int32_t>();
   id.seed = r.value<uint64_t>();
+  id.first_chain = r.value<int64_t>();
   id.done = r.value<int64_t>();
   id.kept = r.value<int32_t>();
   id.scalar_buffers = r.value<int32_t>();
@@ -367,6 +371,9 @@ RunCheckpoint read_checkpoint(const std::string& path, const RunSettings& settin
   if (id.seed != settings.seed) {
     throw differs("the seed", std::to_string(id.seed), std::to_string(settings.seed));
   }
+  if (id.first_chain != settings.first_chain) {
+    throw differs("the first chain", std::to_string(id.first_chain), std::to_string(settings.first_chain));
+  }
   const int64_t total = static_cast<int64_t>(id.warmup) + static_cast<int64_t>(id.draws) * id.thin;
   const bool warm = id.done >= id.warmup;
   const bool adapt_per_chain = !settings.step_size.has_value() && settings.adapt_per_chain;
@@ -397,6 +404,7 @@ RunCheckpoint read_checkpoint(const std::string& path, const RunSettings& settin
   c.draws = id.draws;
   c.thin = id.thin;
   c.seed = id.seed;
+  c.first_chain = id.first_chain;
   c.done = id.done;
   c.kept = id.kept;
   const size_t chains = static_cast<size_t>(id.chains);

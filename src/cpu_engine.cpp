@@ -8,12 +8,14 @@
 
 namespace fmala {
 
-CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed)
+CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
+                     uint64_t first_chain)
     : model_(model),
       options_(options),
       chains_(chains),
       dim_(model.dim()),
       seed_(seed),
+      first_chain_(first_chain),
       parallel_(static_cast<int64_t>(chains) * model.dim() >= kMinParallelWork) {
   const size_t c = static_cast<size_t>(chains_);
   matrices_.assign(c * dim_ * matrix_buffer_count(options_), Real(0));
@@ -30,7 +32,7 @@ void CpuEngine::initialize(const std::vector<Real>& theta0) {
   } else if (is_forward(options_.kind) && options_.persistent) {
 #pragma omp parallel for schedule(static) if (parallel_)
     for (int k = 0; k < chains_; ++k) {
-      Stream stream(seed_, static_cast<uint64_t>(k), -1, Draw::tangent);
+      Stream stream(seed_, first_chain_ + static_cast<uint64_t>(k), -1, Draw::tangent);
       unit_tangent(stream, dim_, b_.tangent + static_cast<size_t>(k) * dim_);
     }
     model_.jet(chains_, b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);

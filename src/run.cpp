@@ -16,6 +16,8 @@
 
 namespace fmala {
 
+int64_t all_chains(const RunSettings& s) { return s.all_chains > 0 ? s.all_chains : s.chains; }
+
 Real default_initial_step(SamplerKind kind, int dim) {
   const Real root_d = std::sqrt(static_cast<Real>(dim));
   switch (kind) {
@@ -95,8 +97,16 @@ void validate(const RunSettings& s, int dim) {
   if (s.options.curvature_floor == 0 && is_preconditioned(kind)) {
     // Allowed: reproduces the reference code, which has no floor.
   }
-  if (s.superchains != 0 && (s.superchains < 2 || s.chains % s.superchains != 0)) {
-    throw make_error("--superchains", "must be at least 2 and divide the " + std::to_string(s.chains) +
+  if (s.first_chain < 0) {
+    throw make_error("first chain", "must be 0 or more, got " + std::to_string(s.first_chain));
+  }
+  if (s.all_chains != 0 && (s.all_chains < s.first_chain + s.chains)) {
+    throw make_error("chain batch", "chains " + std::to_string(s.first_chain) + " to " +
+                                        std::to_string(s.first_chain + s.chains - 1) + " are not among the " +
+                                        std::to_string(s.all_chains) + " chains of the run");
+  }
+  if (s.superchains != 0 && (s.superchains < 2 || all_chains(s) % s.superchains != 0)) {
+    throw make_error("--superchains", "must be at least 2 and divide the " + std::to_string(all_chains(s)) +
                                           " chains, got " + std::to_string(s.superchains),
                      "Give for example --chains 256 --superchains 16");
   }
@@ -184,6 +194,9 @@ void check_resume(const RunCheckpoint& c, const Model& model, const RunSettings&
   if (c.seed != settings.seed) {
     throw mismatch("the seed", std::to_string(c.seed), std::to_string(settings.seed));
   }
+  if (c.first_chain != settings.first_chain) {
+    throw mismatch("the first chain", std::to_string(c.first_chain), std::to_string(settings.first_chain));
+  }
   const int64_t total = static_cast<int64_t>(c.warmup) + static_cast<int64_t>(c.draws) * c.thin;
   const int64_t expected_kept =
       c.done <= c.warmup ? 0 : (c.done - static_cast<int64_t>(c.warmup)) / c.thin;
@@ -233,6 +246,60 @@ void check_resume(const RunCheckpoint& c, const Model& model, const RunSettings&
   }
 }
 
+SamplerRun combine_chain_batches(std::vector<SamplerRun> batches) {
+  if (batches.empty()) {
+    throw make_error("chain batches", "there are none to combine");
+  }
+  if (batches.size() == 1) {
+    return std::move(batches.front());
+  }
+  SamplerRun out = std::move(batches.front());
+  const auto append = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+  double accepted = out.acceptance_rate * out.settings.chains;
+  double prob = out.accept_prob * out.settings.chains;
+  for (size_t b = 1; b < batches.size(); ++b) {
+    const SamplerRun& r = batches[b];
+    if (r.settings.first_chain != out.settings.first_chain + out.settings.chains ||
+        r.settings.draws != out.settings.draws || r.draws.dim != out.draws.dim ||
+        r.settings.options.kind != out.settings.options.kind || r.stream.count != out.stream.count ||
+        r.stream.monitored != out.stream.monitored || r.stream.keep_last != out.stream.keep_last) {
+      throw make_error("chain batches", "batch " + std::to_string(b) + " does not continue the chains before it",
+                       "Combine the batches of one sampler, in order");
+    }
+    Draws& d = out.draws;
+    d.chains += r.draws.chains;
+    append(d.values, r.draws.values);
+    append(d.log_density, r.draws.log_density);
+    append(d.accept_prob, r.draws.accept_prob);
+    append(d.step_size, r.draws.step_size);
+    append(d.accepted, r.draws.accepted);
+    append(d.nonfinite, r.draws.nonfinite);
+    append(d.floor_hits, r.draws.floor_hits);
+    DrawStream& st = out.stream;
+    if (st.dim > 0) {
+      st.chains += r.stream.chains;
+      append(st.mean, r.stream.mean);
+      append(st.m2, r.stream.m2);
+      st.last.chains += r.stream.last.chains;
+      append(st.last.values, r.stream.last.values);
+      append(st.last.log_density, r.stream.last.log_density);
+    }
+    append(out.step_size, r.step_size);
+    accepted += r.acceptance_rate * r.settings.chains;
+    prob += r.accept_prob * r.settings.chains;
+    out.settings.chains += r.settings.chains;
+    out.nonfinite_rejections += r.nonfinite_rejections;
+    out.curvature_floor_hits += r.curvature_floor_hits;
+    out.step_size_at_floor = out.step_size_at_floor || r.step_size_at_floor;
+    out.seconds_warmup += r.seconds_warmup;
+    out.seconds_sampling += r.seconds_sampling;
+    out.peak_memory_bytes = std::max(out.peak_memory_bytes, r.peak_memory_bytes);
+  }
+  out.acceptance_rate = static_cast<Real>(accepted / out.settings.chains);
+  out.accept_prob = static_cast<Real>(prob / out.settings.chains);
+  return out;
+}
+
 SamplerRun run_sampler(const Model& model, const RunSettings& settings, const ProgressFn& progress) {
   return run_sampler(model, settings, progress, RunControl{});
 }
@@ -246,14 +313,17 @@ SamplerRun run_sampler(const Model& model,
   std::vector<Real> theta0;
   if (!control.resume) {
     theta0.resize(static_cast<size_t>(settings.chains) * dim);
-    model.initial_state(settings.seed, 0, settings.chains, theta0.data());
+    model.initial_state(settings.seed, settings.first_chain, settings.chains, theta0.data());
     if (settings.superchains > 0) {
-      // Each chain starts where the first chain of its superchain starts.
-      const int per = settings.chains / settings.superchains;
+      // Each chain starts where the first chain of its superchain starts,
+      // which may belong to an earlier batch of chains.
+      const int64_t per = all_chains(settings) / settings.superchains;
       for (int k = 0; k < settings.chains; ++k) {
-        const size_t first = static_cast<size_t>(k / per * per) * dim;
-        std::copy_n(theta0.begin() + static_cast<std::ptrdiff_t>(first), dim,
-                    theta0.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(k) * dim));
+        const int64_t chain = settings.first_chain + k;
+        const int64_t leader = chain / per * per;
+        if (leader != chain) {
+          model.initial_state(settings.seed, leader, 1, theta0.data() + static_cast<size_t>(k) * dim);
+        }
       }
     }
   }
@@ -279,7 +349,8 @@ SamplerRun run_sampler(const Model& model,
       }
     }
   } restore{saved_threads, settings.threads > 0};
-  CpuEngine engine(model, settings.options, settings.chains, settings.seed);
+  CpuEngine engine(model, settings.options, settings.chains, settings.seed,
+                   static_cast<uint64_t>(settings.first_chain));
   SamplerRun run = drive(engine, model, settings, theta0, progress, control);
   run.peak_memory_bytes = peak_rss_bytes();
   return run;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -73,6 +74,79 @@ TEST(Superchains, CountMustDivideTheChains) {
   s.superchains = 3;
   EXPECT_THROW(run_sampler(*model, s), Error);
   s.superchains = 1;
+  EXPECT_THROW(run_sampler(*model, s), Error);
+}
+
+}  // namespace
+}  // namespace fmala
+
+namespace fmala {
+namespace {
+
+// Runs `settings` in batches of `batch` chains and joins them.
+SamplerRun run_in_batches(const Model& model, RunSettings settings, int batch) {
+  const int chains = settings.chains;
+  settings.all_chains = chains;
+  std::vector<SamplerRun> runs;
+  for (int first = 0; first < chains; first += batch) {
+    settings.first_chain = first;
+    settings.chains = std::min(batch, chains - first);
+    runs.push_back(run_sampler(model, settings));
+  }
+  return combine_chain_batches(std::move(runs));
+}
+
+TEST(ChainBatches, JoinedBatchesEqualOneRun) {
+  const auto model = make_funnel_model(5);
+  RunSettings s;
+  s.options.kind = SamplerKind::mala;
+  s.chains = 12;
+  s.warmup = 60;
+  s.draws = 30;
+  s.thin = 2;
+  s.adapt_per_chain = true;
+  s.superchains = 3;  // superchains of 4 chains, split by batches of 5
+  s.threads = 1;
+  for (bool stream : {false, true}) {
+    s.stream.enabled = stream;
+    s.stream.monitor = {0, 3};
+    s.stream.keep_last = stream ? 4 : 0;
+    const SamplerRun whole = run_sampler(*model, s);
+    const SamplerRun joined = run_in_batches(*model, s, 5);
+    EXPECT_EQ(joined.settings.chains, 12);
+    EXPECT_EQ(joined.draws.values, whole.draws.values);
+    EXPECT_EQ(joined.draws.log_density, whole.draws.log_density);
+    EXPECT_EQ(joined.draws.accepted, whole.draws.accepted);
+    EXPECT_EQ(joined.step_size, whole.step_size);
+    EXPECT_NEAR(joined.acceptance_rate, whole.acceptance_rate, 1e-12);
+    EXPECT_NEAR(joined.accept_prob, whole.accept_prob, 1e-12);
+    EXPECT_EQ(joined.nonfinite_rejections, whole.nonfinite_rejections);
+    EXPECT_EQ(joined.stream.mean, whole.stream.mean);
+    EXPECT_EQ(joined.stream.last.values, whole.stream.last.values);
+    const SamplerSummary a = summarize(whole, *model);
+    const SamplerSummary b = summarize(joined, *model);
+    EXPECT_EQ(a.rhat_max, b.rhat_max);
+    EXPECT_EQ(a.nested_rhat_max, b.nested_rhat_max);
+  }
+}
+
+TEST(ChainBatches, BatchesOutOfOrderAreRejected) {
+  const auto model = make_gaussian_model(2, Real(0));
+  RunSettings s;
+  s.chains = 2;
+  s.draws = 5;
+  s.warmup = 5;
+  s.step_size = Real(0.5);
+  s.all_chains = 4;
+  s.first_chain = 2;
+  SamplerRun second = run_sampler(*model, s);
+  s.first_chain = 0;
+  SamplerRun first = run_sampler(*model, s);
+  std::vector<SamplerRun> wrong;
+  wrong.push_back(std::move(second));
+  wrong.push_back(std::move(first));
+  EXPECT_THROW(combine_chain_batches(std::move(wrong)), Error);
+  s.first_chain = 3;  // chains 3 and 4 of 4
   EXPECT_THROW(run_sampler(*model, s), Error);
 }
 

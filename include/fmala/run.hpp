@@ -47,7 +47,16 @@ struct RunSettings {
   // of a superchain start from one initial state (its first chain's), and the
   // summary adds nested R-hat.
   int superchains = 0;
+  // The global index of this run's chain 0: a run of a batch of chains
+  // first_chain … first_chain + chains − 1 draws exactly what those chains
+  // draw in one run of all chains (with fixed or per-chain step sizes).
+  int64_t first_chain = 0;
+  // The chains of the whole run when this run is one batch of it; 0: `chains`.
+  int64_t all_chains = 0;
 };
+
+// The chains of the whole run that `settings` belongs to.
+int64_t all_chains(const RunSettings& settings);
 
 // Checks option combinations and ranges; throws fmala::Error naming the flag.
 void validate(const RunSettings& settings, int dim);
@@ -126,6 +135,7 @@ struct EngineState {
 struct RunCheckpoint {
   // The run it belongs to, checked against the settings on resume.
   std::string sampler;
+  int64_t first_chain = 0;
   int chains = 0;
   int dim = 0;
   int warmup = 0;
@@ -173,6 +183,13 @@ class RunStopped : public std::runtime_error {
   int64_t done_;
   int64_t total_;
 };
+
+// Joins the runs of consecutive chain batches (first_chain ascending, equal
+// settings otherwise) into the run of all their chains: draws, statistics
+// and running statistics are concatenated chain by chain, counters summed,
+// rates averaged over chains, times summed. Throws fmala::Error when the
+// batches do not fit together.
+SamplerRun combine_chain_batches(std::vector<SamplerRun> batches);
 
 // Runs one sampler from the initial states of `model` and returns its draws
 // and statistics. Throws fmala::Error on bad settings or a non-finite initial state.

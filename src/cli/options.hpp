@@ -62,6 +62,7 @@ struct SampleOptions {
   std::string log_level = "normal";  // quiet | normal | verbose | debug
   bool no_draws = false;
   std::string format = "npy,netcdf";  // draw file formats, comma-separated
+  int chain_batch = 0;       // chains per batch; 0: all at once
   int superchains = 0;       // 0: none; else nested R-hat over this many superchains
   bool stream = false;       // running statistics instead of every draw
   std::vector<int> monitor;  // --stream: coordinates whose traces are kept

@@ -182,6 +182,7 @@ MemoryEstimate estimate_memory(const SampleOptions& o, const Model& model,
                                const std::vector<RunSettings>& settings, double data_bytes) {
   MemoryEstimate best;
   const double c = o.chains;
+  const double batch = o.chain_batch > 0 ? std::min(o.chain_batch, o.chains) : o.chains;
   const double d = model.dim();
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
   for (const RunSettings& s : settings) {
@@ -194,8 +195,8 @@ MemoryEstimate estimate_memory(const SampleOptions& o, const Model& model,
     } else {
       e.draws = 8.0 * c * o.draws * (d + 1.0);
     }
-    e.chains = 8.0 * c * (d * matrix_buffer_count(s.options) + kScalarBuffers + kCounterBuffers);
-    e.threads = std::min(threads, std::max(o.chains, 1));
+    e.chains = 8.0 * batch * (d * matrix_buffer_count(s.options) + kScalarBuffers + kCounterBuffers);
+    e.threads = std::min(threads, std::max(static_cast<int>(batch), 1));
     e.workspace = static_cast<double>(model.workspace_bytes(s.options.kind == SamplerKind::mala)) *
                   e.threads;
     e.data = data_bytes;
@@ -1136,6 +1137,11 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   app.add_flag("--no-checkpoint", o.no_checkpoint,
                "Keep no checkpoint: SIGINT and SIGTERM end the run at once, and it cannot be resumed");
+  app.add_option("--chain-batch", o.chain_batch,
+                 "Run the chains in batches of B, one after another, when their state does not fit "
+                 "at once (needs --adapt-per-chain or a fixed --step-size; 0: all at once)")
+      ->check(whole_number_at_least(0))
+      ->capture_default_str();
   app.add_option("--superchains", o.superchains,
                  "Group the chains into K superchains of consecutive chains that share an initial "
                  "state, and report nested R-hat (for many short chains)")
@@ -1177,6 +1183,10 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   }
   if (o.checkpoint_every > 0 && o.no_checkpoint) {
     throw make_error("--checkpoint-every", "cannot be combined with --no-checkpoint", "Drop one of them");
+  }
+  if (o.chain_batch > 0 && o.chain_batch < o.chains && o.step_size == "auto" && !o.adapt_per_chain) {
+    throw make_error("--chain-batch", "the shared step-size adaptation couples all chains, so they cannot run in batches",
+                     "Add --adapt-per-chain or give a fixed --step-size");
   }
   const bool checkpoints = !o.out.empty() && !o.no_checkpoint;
   LogLevel level = o.verbose ? LogLevel::verbose : LogLevel::normal;
@@ -1243,50 +1253,68 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   for (size_t index = 0; index < settings.size(); ++index) {
     const RunSettings& s = settings[index];
     const std::string name(sampler_name(s.options.kind));
-    const std::string checkpoint_file = (checkpoint_dir / (name + ".ckpt")).string();
-    RunCheckpoint resumed;
-    RunControl control;
-    if (checkpoints) {
-      if (g_stop_signal != 0) {
-        return report_stop(log, o.out, name, "before " + name + " started");
-      }
-      const int64_t total = static_cast<int64_t>(s.warmup) + static_cast<int64_t>(s.draws) * s.thin;
-      if (invocation.resume && std::filesystem::exists(checkpoint_file)) {
-        resumed = io::read_checkpoint(checkpoint_file, s, model->dim());
-        control.resume = &resumed;
-        log.info("resume_sampler", fmt::format("{}: resuming after transition {} of {}", name, resumed.done, total),
-                 {{"sampler", name}, {"done", resumed.done}, {"total", total}});
-      }
-      control.checkpoint_every = o.checkpoint_every;
-      // The last sampler's final state is not kept: its outputs follow at once.
-      const bool last = index + 1 == settings.size();
-      control.save = [&checkpoint_file, &log, &name, last, total](const RunCheckpoint& state) {
-        if (last && state.done == total) {
-          return;
+    // Chains run in batches of --chain-batch, each its own run of the
+    // chains first_chain … first_chain + size − 1, joined afterwards.
+    const int batch = o.chain_batch > 0 ? std::min(o.chain_batch, s.chains) : s.chains;
+    const int batches = (s.chains + batch - 1) / batch;
+    std::vector<SamplerRun> parts;
+    for (int part = 0; part < batches; ++part) {
+      RunSettings b = s;
+      b.first_chain = static_cast<int64_t>(part) * batch;
+      b.chains = std::min(batch, s.chains - part * batch);
+      b.all_chains = s.chains;
+      const std::string label = batches > 1 ? fmt::format("{} {}/{}", name, part + 1, batches) : name;
+      const std::string checkpoint_file =
+          (checkpoint_dir / (batches > 1 ? fmt::format("{}.{}.ckpt", name, part) : name + ".ckpt")).string();
+      RunCheckpoint resumed;
+      RunControl control;
+      if (checkpoints) {
+        if (g_stop_signal != 0) {
+          return report_stop(log, o.out, name, "before " + label + " started");
         }
-        const auto write_start = std::chrono::steady_clock::now();
-        io::write_checkpoint(checkpoint_file, state);
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
-        std::error_code ec;
-        const auto bytes = std::filesystem::file_size(checkpoint_file, ec);
-        log.debug("checkpoint",
-                  fmt::format("{}: checkpoint after transition {} of {} ({} bytes, {:.3f} s)", name, state.done,
-                              total, ec ? 0 : bytes, seconds),
-                  {{"sampler", name}, {"done", state.done}, {"total", total}, {"bytes", ec ? 0 : bytes},
-                   {"seconds", seconds}});
-      };
-      control.stop_requested = [] { return g_stop_signal != 0; };
+        const int64_t total = static_cast<int64_t>(b.warmup) + static_cast<int64_t>(b.draws) * b.thin;
+        if (invocation.resume && std::filesystem::exists(checkpoint_file)) {
+          resumed = io::read_checkpoint(checkpoint_file, b, model->dim());
+          control.resume = &resumed;
+          log.info("resume_sampler",
+                   fmt::format("{}: resuming after transition {} of {}", label, resumed.done, total),
+                   {{"sampler", name}, {"batch", part}, {"done", resumed.done}, {"total", total}});
+        }
+        control.checkpoint_every = o.checkpoint_every;
+        // The final state of the last batch of the last sampler is not kept:
+        // the outputs follow at once.
+        const bool last = index + 1 == settings.size() && part + 1 == batches;
+        control.save = [checkpoint_file, &log, label, name, last, total](const RunCheckpoint& state) {
+          if (last && state.done == total) {
+            return;
+          }
+          const auto write_start = std::chrono::steady_clock::now();
+          io::write_checkpoint(checkpoint_file, state);
+          const double seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
+          std::error_code ec;
+          const auto bytes = std::filesystem::file_size(checkpoint_file, ec);
+          log.debug("checkpoint",
+                    fmt::format("{}: checkpoint after transition {} of {} ({} bytes, {:.3f} s)", label,
+                                state.done, total, ec ? 0 : bytes, seconds),
+                    {{"sampler", name}, {"done", state.done}, {"total", total}, {"bytes", ec ? 0 : bytes},
+                     {"seconds", seconds}});
+        };
+        control.stop_requested = [] { return g_stop_signal != 0; };
+      }
+      ProgressBar bar(label, tty);
+      try {
+        parts.push_back(run_sampler(
+            *model, b, [&bar](int64_t done, int64_t total) { bar.update(done, total); }, control));
+      } catch (const RunStopped& stopped) {
+        return report_stop(log, o.out, name,
+                           "after " + std::to_string(stopped.done()) + " of " + std::to_string(stopped.total()) +
+                               " transitions of " + label);
+      }
     }
-    ProgressBar bar(name, tty);
-    std::unique_ptr<SamplerRun> run;
-    try {
-      run = std::make_unique<SamplerRun>(run_sampler(
-          *model, s, [&bar](int64_t done, int64_t total) { bar.update(done, total); }, control));
-    } catch (const RunStopped& stopped) {
-      return report_stop(log, o.out, name,
-                         "after " + std::to_string(stopped.done()) + " of " + std::to_string(stopped.total()) +
-                             " transitions of " + name);
-    }
+    auto run = std::make_unique<SamplerRun>(combine_chain_batches(std::move(parts)));
+    run->settings.all_chains = 0;
+    run->settings.first_chain = 0;
     if (run->step_size_at_floor) {
       log.warning("step_size_floor",
                   fmt::format("{}: the adapted step size reached its floor ({:.3g}); the target acceptance "

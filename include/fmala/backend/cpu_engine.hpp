@@ -15,7 +15,10 @@ inline constexpr int64_t kMinParallelWork = 4096;
 
 class CpuEngine {
  public:
-  CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed);
+  // Chain k of the engine is chain first_chain + k of the run: its random
+  // streams are that chain's.
+  CpuEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
+            uint64_t first_chain = 0);
 
   void initialize(const std::vector<Real>& theta0);
   void set_step_size(Real eta);
@@ -38,6 +41,7 @@ class CpuEngine {
   int chains_;
   int dim_;
   uint64_t seed_;
+  uint64_t first_chain_;
   bool parallel_;  // small problems run on one thread: a parallel region costs more than it saves
   std::vector<Real> matrices_;  // every (C, D) buffer, back to back
   std::vector<Real> scalars_;   // every (C) buffer, back to back

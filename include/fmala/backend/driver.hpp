@@ -57,6 +57,7 @@ SamplerRun drive(Engine& engine,
   StepContext ctx;
   ctx.options = settings.options;
   ctx.seed = settings.seed;
+  ctx.first_chain = static_cast<uint64_t>(settings.first_chain);
   ctx.adapt_per_chain = adapt && settings.adapt_per_chain;
   ctx.target_accept = run.target_accept;
   ctx.min_step = min_step;
@@ -181,6 +182,7 @@ SamplerRun drive(Engine& engine,
     account_time();
     RunCheckpoint state;
     state.sampler = std::string(sampler_name(kind));
+    state.first_chain = settings.first_chain;
     state.chains = chains;
     state.dim = dim;
     state.warmup = settings.warmup;

@@ -69,6 +69,7 @@ struct StepContext {
   SamplerOptions options;
   uint64_t seed = 0;
   int64_t step = 0;  // transition index, warmup included
+  uint64_t first_chain = 0;  // the global index of the engine's chain 0
   bool adapt_per_chain = false;
   Real target_accept = Real(0.574);
   Real min_step = Real(1e-8);
@@ -156,10 +157,10 @@ FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx
   if (!needs_current_jet(ctx.options)) {
     return;
   }
-  Stream stream(ctx.seed, static_cast<uint64_t>(k), ctx.step, Draw::tangent);
+  Stream stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::tangent);
   unit_tangent(stream, b.dim, b.tangent + static_cast<size_t>(k) * b.dim);
   if (ctx.options.kind == SamplerKind::line_hmc) {
-    Stream noise_stream(ctx.seed, static_cast<uint64_t>(k), ctx.step, Draw::noise);
+    Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
     const Real p = static_cast<Real>(noise_stream.normal());
     Real eps = b.step_size[k];
     if (ctx.options.jitter > Real(0)) {
@@ -176,14 +177,14 @@ FMALA_HD inline void draw_proposal_noise(const ChainBuffers& b, const StepContex
   const int dim = b.dim;
   const size_t row = static_cast<size_t>(k) * dim;
   const SamplerOptions& o = ctx.options;
-  Stream noise_stream(ctx.seed, static_cast<uint64_t>(k), ctx.step, Draw::noise);
+  Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
   if (is_line(o.kind)) {
     b.zeta[k] = noise_stream.normal();
     return;
   }
   normal_vector(noise_stream, dim, b.noise + row);
   if (has_reverse_tangent(o)) {
-    Stream tangent_stream(ctx.seed, static_cast<uint64_t>(k), ctx.step, Draw::tangent_rev);
+    Stream tangent_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::tangent_rev);
     unit_tangent(tangent_stream, dim, b.tangent_prop + row);
   }
 }
@@ -321,7 +322,7 @@ FMALA_HD inline void phase_accept(const ChainBuffers& b, const StepContext& ctx,
     b.n_nonfinite[k] += 1;
   }
 
-  Stream accept_stream(ctx.seed, static_cast<uint64_t>(k), ctx.step, Draw::accept);
+  Stream accept_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::accept);
   const Real log_u = ::log(accept_stream.uniform());
   const bool accept = log_u < log_alpha;  // false for NaN
   b.accept_prob[k] = accept_probability(log_alpha);
