@@ -328,6 +328,9 @@ void CudaEngine::step(const StepContext& ctx, bool adapting) {
     return;
   }
   const ChainBuffers b = b_;
+  if (needs_current_gradient(options_)) {
+    gradient(b_.theta, b_.f, b_.grad);
+  }
   if (needs_current_jet(options_)) {
     for_each_chain(PrepareChain{b, ctx}, "phase_prepare");
     evaluate_current();

@@ -87,6 +87,9 @@ void CpuEngine::step(const StepContext& ctx, bool adapting) {
     return;
   }
   const ChainBuffers b = b_;
+  if (needs_current_gradient(options_)) {
+    model_.gradient(chains_, b_.theta, b_.f, b_.grad);
+  }
   if (needs_current_jet(options_)) {
 #pragma omp parallel for schedule(static) if (parallel_)
     for (int k = 0; k < chains_; ++k) {

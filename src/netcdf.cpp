@@ -311,6 +311,7 @@ void write_sample_stats(const TemporaryDataset& file, const SamplerRun& run) {
   g.integer("sqrt_dim", s.options.sqrt_dim ? 1 : 0);
   g.integer("aligned", s.options.aligned ? 1 : 0);
   g.integer("persistent", s.options.persistent ? 1 : 0);
+  g.integer("uncached", s.options.uncached ? 1 : 0);
   g.text("pc_form", s.options.pc_form == PcForm::reference ? "reference" : "paper");
   g.number("curvature_floor", s.options.curvature_floor);
   g.number("acceptance_rate", run.acceptance_rate);

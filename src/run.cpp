@@ -67,6 +67,9 @@ void validate(const RunSettings& s, int dim) {
     throw make_error("--persistent", "applies to fmala and pc-fmala only, not " + name,
                      "Line samplers need a fresh tangent every step");
   }
+  if (s.options.uncached && kind != SamplerKind::mala) {
+    throw make_error("--uncached", "applies to mala only, not " + name);
+  }
   if (s.options.persistent && s.options.aligned) {
     throw make_error("--persistent", "cannot be combined with --aligned",
                      "Together they would keep one tangent for the whole run");

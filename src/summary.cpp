@@ -216,6 +216,7 @@ void write_summary_json(const std::string& path,
     settings["sqrt_dim"] = st.options.sqrt_dim;
     settings["aligned"] = st.options.aligned;
     settings["persistent"] = st.options.persistent;
+    settings["uncached"] = st.options.uncached;
     settings["pc_form"] = st.options.pc_form == PcForm::reference ? "reference" : "paper";
     settings["curvature_floor"] = st.options.curvature_floor;
     j["settings"] = settings;

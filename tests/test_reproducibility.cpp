@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fmala/core/error.hpp"
 #include "fmala/io/regression_data.hpp"
 #include "fmala/model/mlp.hpp"
 #include "fmala/random/philox.hpp"
@@ -206,6 +207,34 @@ TEST(Reproducibility, SharedAdaptationDependsOnChainCount) {
   const SamplerRun many =
       run_sampler(*model, make_settings(SamplerKind::fmala, StepRule::shared, 1024, 2));
   EXPECT_FALSE(same_bits(few.step_size[0], many.step_size[0]));
+}
+
+}  // namespace
+}  // namespace fmala
+
+namespace fmala {
+namespace {
+
+// Uncached MALA evaluates the gradient at the current state again: twice the
+// evaluations, and the same draws as the cached form.
+TEST(UncachedMala, SameDrawsAsCachedWithTwiceTheEvaluations) {
+  const auto model = make_funnel_model(7);
+  RunSettings s;
+  s.options.kind = SamplerKind::mala;
+  s.chains = 16;
+  s.warmup = 80;
+  s.draws = 60;
+  s.adapt_per_chain = true;
+  s.threads = 2;
+  const SamplerRun cached = run_sampler(*model, s);
+  s.options.uncached = true;
+  const SamplerRun uncached = run_sampler(*model, s);
+  EXPECT_EQ(uncached.draws.values, cached.draws.values);
+  EXPECT_EQ(uncached.draws.log_density, cached.draws.log_density);
+  EXPECT_EQ(uncached.step_size, cached.step_size);
+  EXPECT_EQ(uncached.evaluations, 2 * cached.evaluations);
+  s.options.kind = SamplerKind::fmala;
+  EXPECT_THROW(run_sampler(*model, s), Error);
 }
 
 }  // namespace

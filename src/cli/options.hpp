@@ -35,6 +35,7 @@ struct SampleOptions {
   bool sqrt_dim = false;
   bool aligned = false;
   bool persistent = false;
+  bool uncached = false;
   std::string pc_form = "paper";
   double curvature_floor = 1e-6;
   std::optional<int> leapfrog_steps;  // line-hmc; unset: SamplerOptions' default

@@ -637,6 +637,7 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim, const S
   require_some(o.sqrt_dim, "--sqrt-dim", {SamplerKind::fmala, SamplerKind::line_fmala});
   require_some(o.aligned, "--aligned", {SamplerKind::fmala, SamplerKind::pc_fmala});
   require_some(o.persistent, "--persistent", {SamplerKind::fmala, SamplerKind::pc_fmala});
+  require_some(o.uncached, "--uncached", {SamplerKind::mala});
   require_some(o.pc_form == "reference", "--pc-form", {SamplerKind::pc_fmala});
   require_some(o.leapfrog_steps.has_value(), "--leapfrog-steps", {SamplerKind::line_hmc});
   require_some(o.jitter.has_value(), "--jitter", {SamplerKind::line_hmc});
@@ -662,6 +663,7 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim, const S
     s.options.sqrt_dim = o.sqrt_dim && (*kind == SamplerKind::fmala || *kind == SamplerKind::line_fmala);
     s.options.aligned = o.aligned && (*kind == SamplerKind::fmala || *kind == SamplerKind::pc_fmala);
     s.options.persistent = o.persistent && (*kind == SamplerKind::fmala || *kind == SamplerKind::pc_fmala);
+    s.options.uncached = o.uncached && *kind == SamplerKind::mala;
     s.options.pc_form = o.pc_form == "reference" ? PcForm::reference : PcForm::paper;
     s.options.curvature_floor = o.curvature_floor;
     if (*kind == SamplerKind::line_hmc) {
@@ -1070,6 +1072,9 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
       ->capture_default_str();
   app.add_flag("--sqrt-dim", o.sqrt_dim, "fmala, line-fmala: scale the step by sqrt(D)");
   app.add_flag("--aligned", o.aligned, "fmala, pc-fmala: reverse tangent u* = u (experimental)");
+  app.add_flag("--uncached", o.uncached,
+               "mala: evaluate the gradient at the current state again every step (two per step), as "
+               "stateless backpropagation code does; same draws as the cached form");
   app.add_flag("--persistent", o.persistent,
                "fmala, pc-fmala: keep the tangent and its jet as state, one jet per step (experimental)");
   add_choice(app.add_option("--pc-form", o.pc_form, "pc-fmala noise: paper (η/√κ) or reference (η/√(Dκ))")

@@ -273,7 +273,8 @@ SamplerRun drive(Engine& engine,
     }
   }
   // Line-HMC: one jet at θ and one after each of the L position updates.
-  int64_t evals_per_step = needs_current_jet(settings.options) ? 2 : 1;
+  int64_t evals_per_step =
+      needs_current_jet(settings.options) || needs_current_gradient(settings.options) ? 2 : 1;
   if (kind == SamplerKind::line_hmc) {
     evals_per_step = 1 + static_cast<int64_t>(settings.options.leapfrog_steps);
   }

@@ -20,6 +20,10 @@ struct SamplerOptions {
   bool sqrt_dim = false;    // ε = η√D (FMALA and Line-FMALA only)
   bool aligned = false;     // reverse tangent u* = u (FMALA and PC-FMALA)
   bool persistent = false;  // keep (θ, u, f, d, h) as the state: one jet per step (FMALA and PC-FMALA)
+  // MALA only: evaluate ∇f(θ) again every step instead of keeping it from the
+  // accepted proposal, as code that keeps no state between steps does (two
+  // gradients per step). The draws are the same as the cached form's.
+  bool uncached = false;
   PcForm pc_form = PcForm::paper;
   Real curvature_floor = Real(1e-6);  // κ = max(|h|, floor); 0 reproduces the reference code
   int leapfrog_steps = 8;  // L leapfrog steps per transition (Line-HMC only), 1 to 1000

@@ -75,6 +75,11 @@ struct StepContext {
   Real min_step = Real(1e-8);
 };
 
+// Whether MALA evaluates the gradient at the current state each step.
+FMALA_HD constexpr bool needs_current_gradient(const SamplerOptions& o) {
+  return o.kind == SamplerKind::mala && o.uncached;
+}
+
 // Whether the sampler evaluates a jet at the current state each step.
 FMALA_HD constexpr bool needs_current_jet(const SamplerOptions& o) {
   return is_forward(o.kind) && !o.persistent;
