@@ -78,10 +78,23 @@ std::string resolve_table_path(const std::string& path) {
   return path;
 }
 
-// Per-column mean and population sd (ddof = 0) of `values` (rows, cols) over
-// `rows`, with the constant-column rule described in RegressionData.
-void column_statistics(const std::vector<double>& values, size_t cols, size_t col,
-                       const std::vector<size_t>& rows, double& mean, double& sd) {
+// Formats a double in its shortest round-trip form, e.g. "1e+300" or "0.25".
+std::string format_double(double value) {
+  char buffer[32];
+  const std::to_chars_result result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+// Per-column mean and population sd (ddof = 0) of column `col` of `table` over
+// `rows`, with the constant-column rule described in RegressionData. Throws
+// fmala::Error when the mean or sd is not finite or the sd is 0. That happens
+// for finite values too far apart or too close together for double precision,
+// because squared deviations overflow above about 1e154 and underflow below
+// about 1e-162.
+void column_statistics(const Table& table, size_t col, const std::vector<size_t>& rows,
+                       double& mean, double& sd) {
+  const std::vector<double>& values = table.values;
+  const size_t cols = table.cols;
   double sum = 0;
   double min = values[rows.front() * cols + col];
   double max = min;
@@ -106,6 +119,36 @@ void column_statistics(const std::vector<double>& values, size_t cols, size_t co
     squares += deviation * deviation;
   }
   sd = std::sqrt(squares / static_cast<double>(rows.size()));
+  if (!std::isfinite(mean) || !std::isfinite(sd) || sd == 0) {
+    throw make_error(table.path,
+                     "column " + std::to_string(col) + " (0-based) cannot be standardised: its " +
+                         std::to_string(rows.size()) + " training values range from " +
+                         format_double(min) + " to " + format_double(max) +
+                         ", which in double precision gives a mean of " + format_double(mean) +
+                         " and a standard deviation of " + format_double(sd),
+                     "Rescale the column to values of moderate magnitude, e.g. multiply it by a "
+                     "power of 10");
+  }
+}
+
+// Returns (value - mean) / sd. Throws fmala::Error naming the table row and
+// column when the result overflows. That happens for a test row far outside
+// the training rows' range, or for a range wider than the largest double.
+double standardised(const Table& table, size_t row, size_t col, double mean, double sd) {
+  const double value = table.values[row * table.cols + col];
+  const double result = (value - mean) / sd;
+  if (!std::isfinite(result)) {
+    throw make_error(table.path,
+                     "row " + std::to_string(row) +
+                         " (0-based, blank and header lines not counted), column " +
+                         std::to_string(col) + " (0-based): the value " + format_double(value) +
+                         " standardised with the training mean " + format_double(mean) +
+                         " and standard deviation " + format_double(sd) +
+                         " is out of the range of double",
+                     "Rescale the column to values of moderate magnitude, or check the row for "
+                     "a mistyped exponent");
+  }
+  return result;
 }
 
 // Sets the training statistics of data.feature_columns and data.target_column
@@ -117,22 +160,21 @@ void standardise(const Table& table, RegressionData& data) {
   data.x_mean.resize(p);
   data.x_sd.resize(p);
   for (size_t j = 0; j < p; ++j) {
-    column_statistics(table.values, table.cols, data.feature_columns[j], data.train_rows,
-                      data.x_mean[j], data.x_sd[j]);
+    column_statistics(table, data.feature_columns[j], data.train_rows, data.x_mean[j],
+                      data.x_sd[j]);
   }
-  column_statistics(table.values, table.cols, data.target_column, data.train_rows, data.y_mean,
-                    data.y_sd);
+  column_statistics(table, data.target_column, data.train_rows, data.y_mean, data.y_sd);
 
   const auto gather = [&](const std::vector<size_t>& rows, std::vector<double>& x,
                           std::vector<double>& y) {
     x.resize(rows.size() * p);
     y.resize(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
-      const double* row = table.values.data() + rows[i] * table.cols;
       for (size_t j = 0; j < p; ++j) {
-        x[i * p + j] = (row[data.feature_columns[j]] - data.x_mean[j]) / data.x_sd[j];
+        x[i * p + j] = standardised(table, rows[i], data.feature_columns[j], data.x_mean[j],
+                                    data.x_sd[j]);
       }
-      y[i] = (row[data.target_column] - data.y_mean) / data.y_sd;
+      y[i] = standardised(table, rows[i], data.target_column, data.y_mean, data.y_sd);
     }
   };
   gather(data.train_rows, data.train_x, data.train_y);

@@ -49,8 +49,10 @@ std::vector<size_t> seeded_permutation(size_t n, uint64_t seed);
 // Throws fmala::Error when `path` is neither a table file nor a directory with
 // data.txt, and the message then lists the paths tried. It also throws when the
 // table has fewer than 2 columns or 10 rows, when train_fraction is outside
-// (0, 1), or when the split leaves the training or test set empty. Errors in
-// the table itself come from read_table.
+// (0, 1), or when the split leaves the training or test set empty. It also
+// throws, naming the column or row, when a column's training mean or sd is not
+// finite or its sd is 0 in double precision, or when a standardised value
+// overflows. Errors in the table itself come from read_table.
 RegressionData load_regression_data(const std::string& path, uint64_t seed,
                                     double train_fraction = 0.9);
 
@@ -86,7 +88,8 @@ RegressionData load_regression_data(const std::string& path, uint64_t seed,
 //   - when a row is in both splits, or a split is empty;
 //   - when index_features.txt lists no column, index_target.txt does not list
 //     exactly one, the target column is among the feature columns, or no
-//     feature column remains.
+//     feature column remains;
+//   - when standardisation fails as for load_regression_data.
 // Errors in the table itself come from read_table.
 RegressionData load_regression_data_split(const std::string& directory, int split_index);
 
