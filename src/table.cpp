@@ -140,9 +140,12 @@ Table read_table(const std::string& path) {
         continue;
       }
     } else if (fields.size() != table.cols) {
+      const size_t column = std::min(fields.size(), table.cols) + 1;
       throw make_error(where,
                        "the row has " + std::to_string(fields.size()) + " fields but line " +
-                           std::to_string(first_row_line) + " has " + std::to_string(table.cols),
+                           std::to_string(first_row_line) + " has " + std::to_string(table.cols) +
+                           " (field " + std::to_string(column) +
+                           (fields.size() < table.cols ? " is missing)" : " is extra)"),
                        "Give every row the same number of fields");
     }
 
