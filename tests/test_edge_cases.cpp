@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "half_normal.hpp"
 #include "fmala/backend/buffer_layout.hpp"
 #include "fmala/backend/driver.hpp"
 #include "fmala/core/error.hpp"
@@ -36,6 +37,7 @@ namespace {
 
 using fmala::Real;
 using fmala::SamplerKind;
+using fmala::testing::HalfNormalTarget;
 
 constexpr SamplerKind kAllSamplers[] = {
     SamplerKind::rwmh,     SamplerKind::mala,          SamplerKind::fmala,    SamplerKind::line_fmala,
@@ -373,32 +375,6 @@ TEST(Float32Data, LogisticLikelihoodSumsInDouble) {
 }
 
 // ---- Targets with a bounded support ------------------------------------------------------------
-
-// The half-normal log-density -x²/2 for x > 0 and -inf for x <= 0, as a user would write
-// it: outside the support the value is -inf and its derivatives are NaN.
-struct HalfNormalTarget {
-  static Real value_of(Real y) { return y; }
-  static Real value_of(const fmala::Dual<Real>& y) { return y.val; }
-  static Real value_of(const fmala::Jet<Real>& y) { return y.val; }
-
-  static Real outside(Real) { return -std::numeric_limits<Real>::infinity(); }
-  static fmala::Dual<Real> outside(const fmala::Dual<Real>&) {
-    return {-std::numeric_limits<Real>::infinity(), std::numeric_limits<Real>::quiet_NaN()};
-  }
-  static fmala::Jet<Real> outside(const fmala::Jet<Real>&) {
-    return {-std::numeric_limits<Real>::infinity(), std::numeric_limits<Real>::quiet_NaN(),
-            std::numeric_limits<Real>::quiet_NaN()};
-  }
-
-  template <class X>
-  typename X::value_type log_density(const X& x) const {
-    const typename X::value_type y = x[0];
-    if (!(value_of(y) > Real(0))) {
-      return outside(y);
-    }
-    return Real(-0.5) * (y * y);
-  }
-};
 
 // The half-normal as a model whose chains start at x = 0.5, except `bad_chain`, which
 // starts at x = -1 outside the support.

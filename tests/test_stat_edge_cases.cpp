@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "half_normal.hpp"
 #include "fmala/diagnostics/diagnostics.hpp"
 #include "fmala/run.hpp"
 #include "fmala/targets/functor_model.hpp"
@@ -20,32 +21,7 @@ namespace {
 
 using fmala::Real;
 using fmala::SamplerKind;
-
-// The half-normal log-density -x²/2 for x > 0 and -inf for x <= 0, as a user would write
-// it: outside the support the value is -inf and its derivatives are NaN.
-struct HalfNormalTarget {
-  static Real value_of(Real y) { return y; }
-  static Real value_of(const fmala::Dual<Real>& y) { return y.val; }
-  static Real value_of(const fmala::Jet<Real>& y) { return y.val; }
-
-  static Real outside(Real) { return -std::numeric_limits<Real>::infinity(); }
-  static fmala::Dual<Real> outside(const fmala::Dual<Real>&) {
-    return {-std::numeric_limits<Real>::infinity(), std::numeric_limits<Real>::quiet_NaN()};
-  }
-  static fmala::Jet<Real> outside(const fmala::Jet<Real>&) {
-    return {-std::numeric_limits<Real>::infinity(), std::numeric_limits<Real>::quiet_NaN(),
-            std::numeric_limits<Real>::quiet_NaN()};
-  }
-
-  template <class X>
-  typename X::value_type log_density(const X& x) const {
-    const typename X::value_type y = x[0];
-    if (!(value_of(y) > Real(0))) {
-      return outside(y);
-    }
-    return Real(-0.5) * (y * y);
-  }
-};
+using fmala::testing::HalfNormalTarget;
 
 // The half-normal with chain k of C starting at 0.25 + 1.5 (k + 1/2) / C, inside the support.
 class HalfNormalModel : public fmala::FunctorModel<HalfNormalTarget> {
