@@ -401,7 +401,10 @@ def run_sample(args: argparse.Namespace) -> int:
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
         if args.chains % len(devices):
-            raise SystemExit(f"--chains {args.chains} is not a multiple of the {len(devices)} devices")
+            raise SystemExit(
+                f"peers.py: --chains {args.chains} is not a multiple of the {len(devices)} devices. "
+                "Use a multiple of --cpu-devices"
+            )
         mesh = Mesh(np.asarray(devices), ("chains",))
         theta0_device = jax.device_put(theta0_device, NamedSharding(mesh, PartitionSpec("chains")))
 
@@ -514,7 +517,10 @@ def run_check_density(args: argparse.Namespace) -> int:
             x, y = load_regression_training_set(args.data)
             log_density, dim = make_mlp(jnp, x, y, jnp.float64)
             if dim != theta.shape[-1]:
-                raise SystemExit(f"check-density: fmala's draws have {theta.shape[-1]} parameters, the MLP has {dim}")
+                raise SystemExit(
+                    f"check-density: fmala's draws have {theta.shape[-1]} parameters, the MLP has {dim}. "
+                    "Pass the --out directory of a --preset paper-regression run"
+                )
         flat = theta.reshape(-1, theta.shape[-1])
         ours = np.asarray(jax.jit(jax.vmap(log_density))(jnp.asarray(flat))).reshape(lp.shape)
         error = np.max(np.abs(ours - lp) / np.maximum(1.0, np.abs(lp)))
