@@ -230,7 +230,7 @@ TEST(NetcdfWriter, LogDensityAndStepSizeRoundTrip) {
   }
 }
 
-// A real run records per-draw statistics; the file holds them as (chain,
+// A real run records per-draw statistics; the file stores them as (chain,
 // draw) variables, and their sums over draws agree with the run's totals.
 TEST(NetcdfWriter, PerDrawStatisticsOfARunRoundTrip) {
   const auto model = fmala::make_funnel_model(5);

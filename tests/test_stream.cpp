@@ -150,7 +150,7 @@ std::shared_ptr<io::RegressionData> small_data() {
   return data;
 }
 
-TEST(StreamRun, PredictiveMetricsFromTheLastDrawsMatchTheFullRun) {
+TEST(StreamRun, RingMetricsMatchFullRun) {
   MlpConfig config;
   config.hidden = {4};
   config.predictive_draws_per_chain = 7;

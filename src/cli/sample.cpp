@@ -914,7 +914,13 @@ void write_command_file(const std::filesystem::path& directory, const Invocation
 }
 
 const char* signal_name(int signal_number) {
-  return signal_number == SIGINT ? "SIGINT" : signal_number == SIGTERM ? "SIGTERM" : "a signal";
+  if (signal_number == SIGINT) {
+    return "SIGINT";
+  }
+  if (signal_number == SIGTERM) {
+    return "SIGTERM";
+  }
+  return "a signal";
 }
 
 // Reports a run stopped by a signal and returns the exit status 128 + signal,
@@ -1209,7 +1215,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   RunLog log(level);
   const std::filesystem::path checkpoint_dir = checkpoint_directory(o.out);
   if (checkpoints && !invocation.resume && std::filesystem::exists(checkpoint_dir / "command")) {
-    throw make_error("--out " + o.out, "it holds the checkpoint of a run that did not finish",
+    throw make_error("--out " + o.out, "it contains the checkpoint of a run that did not finish",
                      "Continue that run with 'fmala resume " + o.out + "', or delete " +
                          checkpoint_dir.string() + " to start a new one there");
   }
@@ -1428,7 +1434,7 @@ int run_resume(const std::string& directory) {
   }
   const fs::path command_file = dir / "checkpoint" / "command";
   if (!fs::exists(command_file)) {
-    throw make_error(directory, "holds no checkpoint (no checkpoint/command)",
+    throw make_error(directory, "contains no checkpoint (checkpoint/command is missing)",
                      fs::exists(dir / "summary.json")
                          ? "Its run finished: the results are in summary.json"
                          : "Give the --out directory of a run that was stopped");

@@ -100,7 +100,7 @@ same_as_reference b
 status=0
 "$fmala" resume b 2> err.txt || status=$?
 [[ $status -eq 2 ]]
-grep -q "holds no checkpoint" err.txt
+grep -q "contains no checkpoint" err.txt
 grep -q "summary.json" err.txt
 
 # A new run does not overwrite an unfinished one.

@@ -69,7 +69,8 @@ assert sorted(os.listdir(os.path.join(work, "netcdf"))) == ["draws-mala.nc", "lo
 # The run log: one JSON object per line, from "start" to "end", with the
 # warnings that were printed (this short run has too few effective draws).
 events = [json.loads(line) for line in open(os.path.join(work, "npy", "log.jsonl"))]
-assert events[0]["event"] == "start" and events[-1]["event"] == "end", events
+assert events[0]["event"] == "start", events[0]
+assert events[-1]["event"] == "end", events[-1]
 for e in events:
     assert {"event", "level", "time", "seconds"} <= set(e), e
 warnings = [e for e in events if e["level"] == "warning"]

@@ -44,13 +44,16 @@ for a, b in zip(full, stream):
         assert math.isclose(p["mean"], q["mean"], rel_tol=1e-10, abs_tol=1e-12), (name, j)
         assert math.isclose(p["sd"], q["sd"], rel_tol=1e-10), (name, j)
         if j in monitor:
-            assert p["rhat"] == q["rhat"] and p["ess_bulk"] == q["ess_bulk"], (name, j)
+            assert p["rhat"] == q["rhat"], (name, j)
+            assert p["ess_bulk"] == q["ess_bulk"], (name, j)
         else:
-            assert q["rhat"] is None and q["ess_bulk"] is None, (name, j, q)
+            assert q["rhat"] is None, (name, j, q)
+            assert q["ess_bulk"] is None, (name, j, q)
     assert a["metrics"]["kl_v"] == b["metrics"]["kl_v"], name
     shape_a, x = npy("full/draws-%s.npy" % name)
     shape_b, y = npy("stream/draws-%s.npy" % name)
-    assert shape_a == (32, 400, 11) and shape_b == (32, 400, 3), (shape_a, shape_b)
+    assert shape_a == (32, 400, 11), shape_a
+    assert shape_b == (32, 400, 3), shape_b
     for cell in range(32 * 400):
         for m, j in enumerate(monitor):
             assert y[cell * 3 + m] == x[cell * 11 + j]
