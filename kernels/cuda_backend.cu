@@ -34,6 +34,20 @@ std::string describe_error(cudaError_t status) {
 
 bool compiled() { return true; }
 
+int select_device(int index) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    (void)cudaGetLastError();
+    return -1;
+  }
+  const int device = index % count;
+  if (cudaSetDevice(device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return -1;
+  }
+  return device;
+}
+
 bool device_available(std::string* reason) {
   std::string failure;
   int count = 0;

@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ git python3 libgtest-dev libbenchmark-dev nlohmann-json3-dev
           libcli11-dev libopenblas-dev libfmt-dev zlib1g-dev libnetcdf-dev python3-venv
+          libopenmpi-dev openmpi-bin
           dataset-fashion-mnist)
 missing=()
 for package in "${packages[@]}"; do

@@ -17,6 +17,10 @@ if command -v nvcc > /dev/null || [[ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"
     exit 1
   fi
 fi
+if ! ctest --test-dir "$root/build-test" -N -R '^mpi\.processes$' | grep -q "Total Tests: 1"; then
+  echo "fmala: error: Open MPI is installed but fmala was built without MPI (no mpi.processes test)" >&2
+  exit 1
+fi
 echo "== Release tests"
 OMP_WAIT_POLICY=passive ctest --test-dir "$root/build-test" --output-on-failure -j "$jobs"
 

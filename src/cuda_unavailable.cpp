@@ -16,6 +16,8 @@ bool device_available(std::string* reason) {
   return false;
 }
 
+int select_device(int) { return -1; }
+
 SamplerRun run_sampler(const Model&, const RunSettings&, const std::vector<Real>&, const ProgressFn&,
                        const RunControl&) {
   throw make_error("--backend cuda", "this build of fmala has no CUDA back end",

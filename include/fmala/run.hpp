@@ -166,6 +166,13 @@ struct RunControl {
   // Polled after every transition; when it returns true the run saves a
   // checkpoint (if `save` is set) and throws RunStopped.
   std::function<bool()> stop_requested;
+  // For a run whose chains are one slice of chains spread over several
+  // processes. Given min(1, α) of this run's chains at the last transition,
+  // it returns the mean over the chains of all the processes, summed in
+  // global chain order. The shared step size, and with it every draw, then
+  // does not depend on how the chains are spread. Empty: the mean over this
+  // run's chains.
+  std::function<Real(const std::vector<Real>&)> mean_accept_prob;
 };
 
 // Thrown when RunControl::stop_requested asked a run to stop.

@@ -5,13 +5,17 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <exception>
-#include <new>
 #include <filesystem>
+#include <memory>
+#include <new>
 #include <string>
+#include <thread>
 
 #include "cli/options.hpp"
+#include "cli/shard.hpp"
 #include "fmala/core/error.hpp"
 
 namespace {
@@ -22,12 +26,43 @@ const char* kTopFooter = R"(Examples:
   fmala sample --help        every option of the sample command
   fmala resume runs/funnel   continue a run stopped by Ctrl-C, SIGTERM or a crash
 
-Exit status: 0 done, 2 bad input or settings, 130 or 143 stopped by SIGINT or SIGTERM
-(resumable), 1 anything else.)";
+  mpirun -np 4 fmala sample --target funnel --chains 4096 --out runs/f4
+                             the chains spread over 4 processes, the same draws as one process
+
+Exit status: 0 done, 2 bad input or settings, 130, 143 or 138 stopped by SIGINT, SIGTERM or
+SIGUSR1 (resumable), 1 anything else.)";
+
+// Reports an error and returns the exit status. In a job of several
+// processes, the others may wait for this one in a collective operation, so
+// the whole job ends here. A process other than rank 0 reports after a pause:
+// when every process meets the same error, rank 0 ends the job first and the
+// message appears once.
+int fail(const fmala::cli::Shard& shard, int status, const std::string& message) {
+  if (!shard.several()) {
+    std::fprintf(stderr, "fmala: %s\n", message.c_str());
+    return status;
+  }
+  if (shard.rank() != 0) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  std::fprintf(stderr, "fmala (process %d of %d): %s\n", shard.rank(), shard.size(), message.c_str());
+  std::fflush(stderr);
+  shard.abort(status);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::unique_ptr<fmala::cli::Shard> shard;
+  try {
+    shard = std::make_unique<fmala::cli::Shard>(&argc, &argv);
+  } catch (const fmala::Error& e) {
+    std::fprintf(stderr, "fmala: error: %s\n", e.what());
+    return 2;
+  }
+  fmala::cli::set_current_shard(shard.get());
+  // In a job of several processes only rank 0 prints help and parse errors.
+  const bool speaks = shard->rank() == 0;
   CLI::App app{"fmala: forward-mode MALA samplers (FMALA, Line-FMALA, PC-FMALA, PC-Line-FMALA)\n"
                "next to RWMH and MALA, on many chains at once.",
                "fmala"};
@@ -49,9 +84,11 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     // --help (of the program or of a subcommand) and --version.
-    return app.exit(e);
+    return speaks ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "fmala: error: %s. Run 'fmala sample --help' for the options.\n", e.what());
+    if (speaks) {
+      std::fprintf(stderr, "fmala: error: %s. Run 'fmala sample --help' for the options.\n", e.what());
+    }
     return 2;
   }
 
@@ -70,15 +107,12 @@ int main(int argc, char** argv) {
     }
     return fmala::cli::run_sample(options, invocation);
   } catch (const fmala::Error& e) {
-    std::fprintf(stderr, "fmala: error: %s\n", e.what());
-    return 2;
+    return fail(*shard, 2, std::string("error: ") + e.what());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr,
-                 "fmala: error: out of memory. Keep fewer draws (raise --thin), or run fewer chains or "
-                 "samplers at once\n");
-    return 2;
+    return fail(*shard, 2,
+                "error: out of memory. Keep fewer draws (raise --thin), or run fewer chains or samplers at "
+                "once");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fmala: internal error: %s\n", e.what());
-    return 1;
+    return fail(*shard, 1, std::string("internal error: ") + e.what());
   }
 }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 
 #include <chrono>
 #include <cmath>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@
 
 #include "cli/log.hpp"
 #include "cli/options.hpp"
+#include "cli/shard.hpp"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/atomic_file.hpp"
@@ -854,7 +857,20 @@ void warn_about_other_draws(RunLog& log, const std::string& out, const std::vect
 // The signal that asked the run to stop, 0 while none has.
 volatile std::sig_atomic_t g_stop_signal = 0;
 
-extern "C" void request_stop(int signal_number) { g_stop_signal = signal_number; }
+// In a job of several processes, rank 0's note for the terminal when a signal
+// arrives. mpirun may end the processes before they save their state (a
+// second after it passes SIGINT or SIGTERM on, at once when a process died),
+// so the note gives the command that continues from the last checkpoint.
+char g_stop_note[1024];
+size_t g_stop_note_length = 0;
+
+extern "C" void request_stop(int signal_number) {
+  g_stop_signal = signal_number;
+  if (g_stop_note_length > 0) {
+    const ssize_t written = write(STDERR_FILENO, g_stop_note, g_stop_note_length);
+    static_cast<void>(written);
+  }
+}
 
 // While alive, SIGINT and SIGTERM ask the run to stop after the current
 // transition instead of ending the program. The handler is reset after the
@@ -872,11 +888,15 @@ class StopOnSignals {
     action.sa_flags = SA_RESTART | SA_RESETHAND;
     sigaction(SIGINT, &action, &previous_int_);
     sigaction(SIGTERM, &action, &previous_term_);
+    // mpirun passes SIGUSR1 on to every process of the job, while it ends
+    // the processes soon after passing SIGINT or SIGTERM on.
+    sigaction(SIGUSR1, &action, &previous_usr1_);
   }
   ~StopOnSignals() {
     if (enabled_) {
       sigaction(SIGINT, &previous_int_, nullptr);
       sigaction(SIGTERM, &previous_term_, nullptr);
+      sigaction(SIGUSR1, &previous_usr1_, nullptr);
     }
   }
   StopOnSignals(const StopOnSignals&) = delete;
@@ -886,6 +906,7 @@ class StopOnSignals {
   bool enabled_;
   struct sigaction previous_int_ {};
   struct sigaction previous_term_ {};
+  struct sigaction previous_usr1_ {};
 };
 
 // checkpoint/command: what `fmala resume` needs to rebuild the run, as
@@ -920,6 +941,9 @@ const char* signal_name(int signal_number) {
   if (signal_number == SIGTERM) {
     return "SIGTERM";
   }
+  if (signal_number == SIGUSR1) {
+    return "SIGUSR1";
+  }
   return "a signal";
 }
 
@@ -927,13 +951,103 @@ const char* signal_name(int signal_number) {
 // as a shell reports a program the signal ended.
 int report_stop(RunLog& log, const std::string& out, const std::string& sampler, const std::string& where) {
   const int signal_number = static_cast<int>(g_stop_signal);
+  const Shard& shard = current_shard();
+  if (shard.rank() != 0) {
+    return 128 + signal_number;
+  }
+  const std::string resume =
+      (shard.several() ? fmt::format("mpirun -np {} ", shard.size()) : std::string()) + "fmala resume " + out;
   const std::string message = std::string("stopped by ") + signal_name(signal_number) + " " + where +
                               "; the state is saved in " + checkpoint_directory(out).string() +
-                              ". Continue the run with: fmala resume " + out;
+                              ". Continue the run with: " + resume;
   std::fprintf(stderr, "\n");
-  log.warning("stopped", message,
-              {{"signal", signal_name(signal_number)}, {"sampler", sampler}, {"resume", "fmala resume " + out}});
+  log.warning("stopped", message, {{"signal", signal_name(signal_number)}, {"sampler", sampler}, {"resume", resume}});
   return 128 + signal_number;
+}
+
+// A job of several processes needs a chain for each, and every process must
+// run its slice in the same number of --chain-batch batches, because they
+// meet once per transition.
+void check_shards(const SampleOptions& o, const Shard& shard) {
+  if (o.chains < shard.size()) {
+    throw make_error("--chains", fmt::format("{} chains cannot be spread over the job's {} processes", o.chains,
+                                             shard.size()),
+                     fmt::format("Give at least {} chains, or start fewer processes", shard.size()));
+  }
+  if (o.chain_batch > 0) {
+    const auto batches = [&](int rank) {
+      const int count = shard.slice(o.chains, rank).count;
+      const int batch = std::min(o.chain_batch, count);
+      return (count + batch - 1) / batch;
+    };
+    if (batches(0) != batches(shard.size() - 1)) {
+      throw make_error("--chain-batch",
+                       fmt::format("the {} processes hold {} or {} of the {} chains, which split into different "
+                                   "numbers of batches of {}",
+                                   shard.size(), shard.slice(o.chains, shard.size() - 1).count,
+                                   shard.slice(o.chains, 0).count, o.chains, o.chain_batch),
+                       "Choose --chain-batch so that both split into the same number of batches, or a chain "
+                       "count that the processes share evenly");
+    }
+  }
+}
+
+// The number of processes that the run in checkpoint/ was started with.
+int read_process_count(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file)) {
+    return 1;
+  }
+  std::ifstream in(file);
+  int count = 0;
+  if (!(in >> count) || count < 1) {
+    throw make_error(file.string(), "does not contain a process count",
+                     "Write the number of processes the run was started with into it");
+  }
+  return count;
+}
+
+// True on every process when a stop signal reached any of them; then every
+// process takes the same signal number.
+bool agree_on_stop(const Shard& shard) {
+  const int64_t agreed = shard.max(static_cast<int64_t>(g_stop_signal));
+  g_stop_signal = static_cast<std::sig_atomic_t>(agreed);
+  return agreed != 0;
+}
+
+// Picks the checkpoint that every process of the job has: the latest
+// transition saved by all of them, from each one's latest or previous file.
+// Returns false when they must start the sampler from the beginning.
+bool resume_together(const Shard& shard, const std::string& latest_file, const std::string& previous_file,
+                     const RunSettings& settings, int dim, RunCheckpoint* out) {
+  std::optional<RunCheckpoint> latest;
+  std::optional<RunCheckpoint> previous;
+  if (std::filesystem::exists(latest_file)) {
+    latest = io::read_checkpoint(latest_file, settings, dim);
+  }
+  if (std::filesystem::exists(previous_file)) {
+    previous = io::read_checkpoint(previous_file, settings, dim);
+  }
+  int64_t mine = 0;
+  if (latest) {
+    mine = latest->done;
+  } else if (previous) {
+    mine = previous->done;
+  }
+  const int64_t agreed = shard.min(mine);
+  if (agreed == 0) {
+    return false;
+  }
+  if (latest && latest->done == agreed) {
+    *out = std::move(*latest);
+  } else if (previous && previous->done == agreed) {
+    *out = std::move(*previous);
+  } else {
+    throw make_error(latest_file, fmt::format("contains no state after transition {}, the last one that every "
+                                              "process of the job saved",
+                                              agreed),
+                     "Start the run again");
+  }
+  return true;
 }
 
 // Warnings about one sampler's results: convergence, effective sample size,
@@ -1212,7 +1326,8 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   if (o.quiet) {
     level = LogLevel::quiet;
   }
-  RunLog log(level);
+  // In a job of several processes, rank 0 speaks for all.
+  RunLog log(current_shard().rank() == 0 ? level : LogLevel::quiet);
   const std::filesystem::path checkpoint_dir = checkpoint_directory(o.out);
   if (checkpoints && !invocation.resume && std::filesystem::exists(checkpoint_dir / "command")) {
     throw make_error("--out " + o.out, "it contains the checkpoint of a run that did not finish",
@@ -1220,19 +1335,44 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
                          checkpoint_dir.string() + " to start a new one there");
   }
   if (o.backend == "cuda") {
+    if (current_shard().several()) {
+      // One device per process on each host, by the process's local index.
+      cuda::select_device(current_shard().local_rank());
+    }
     std::string reason;
     if (!cuda::device_available(&reason)) {
       throw make_error("--backend cuda", reason, "Use --backend cpu");
     }
   }
+  const Shard& shard = current_shard();
+  const bool lead = shard.rank() == 0;
+  const std::filesystem::path processes_file = checkpoint_dir / "processes";
+  if (shard.several()) {
+    check_shards(o, shard);
+  }
+  if (checkpoints && invocation.resume) {
+    const int started = read_process_count(processes_file);
+    if (started != shard.size()) {
+      throw make_error(o.out, fmt::format("its run was started as {} process{} and is resumed as {}", started,
+                                          started == 1 ? "" : "es", shard.size()),
+                       started == 1 ? "Continue it with: fmala resume " + o.out
+                                    : fmt::format("Continue it with: mpirun -np {} fmala resume {}", started, o.out));
+    }
+  }
   if (o.threads > 0) {
     // Also for the diagnostics and metrics, not only the sampler steps.
     omp_set_num_threads(o.threads);
+  } else if (shard.several()) {
+    // The processes on one host share its cores.
+    omp_set_num_threads(std::max(1, omp_get_num_procs() / shard.local_size()));
   }
-  if (!o.out.empty()) {
+  // Every process has checked its input; from here on rank 0 alone writes
+  // the outputs, and the others write their own checkpoints only.
+  shard.barrier();
+  if (!o.out.empty() && lead) {
     prepare_output_directory(o.out);
   }
-  if (checkpoints && !invocation.resume) {
+  if (checkpoints && !invocation.resume && lead) {
     std::error_code ec;
     std::filesystem::create_directories(checkpoint_dir, ec);
     if (ec) {
@@ -1240,12 +1380,15 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
                        "Choose a writable --out, or add --no-checkpoint");
     }
     write_command_file(checkpoint_dir, invocation);
+    io::write_file_atomic(processes_file.string(), std::to_string(shard.size()) + "\n");
   }
-  if (!o.out.empty()) {
+  shard.barrier();
+  if (!o.out.empty() && lead) {
     log.open_file((std::filesystem::path(o.out) / "log.jsonl").string(), invocation.resume);
   }
   log.record(invocation.resume ? "resume" : "start",
-             {{"command_line", command_line}, {"arguments", invocation.arguments}, {"version", "0.1.0"}});
+             {{"command_line", command_line}, {"arguments", invocation.arguments}, {"version", "0.1.0"},
+              {"processes", shard.size()}});
 
   const bool tty = isatty(fileno(stderr)) != 0 && log.shows(LogLevel::normal);
   log.info("model", "model: " + model->description(), {{"parameters", model->dim()}});
@@ -1260,33 +1403,64 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
 
   std::vector<std::unique_ptr<SamplerRun>> runs;
   std::vector<SamplerSummary> summaries;
+  if (checkpoints && shard.several() && lead) {
+    const std::string note =
+        fmt::format("\nfmala: stopping the job; if it ends before the processes save their state, continue "
+                    "from the last checkpoint (--checkpoint-every) with: mpirun -np {} fmala resume {}\n",
+                    shard.size(), o.out);
+    g_stop_note_length = std::min(note.size(), sizeof g_stop_note);
+    std::memcpy(g_stop_note, note.data(), g_stop_note_length);
+  }
   const StopOnSignals stop_on_signals(checkpoints);
   for (size_t index = 0; index < settings.size(); ++index) {
     const RunSettings& s = settings[index];
     const std::string name(sampler_name(s.options.kind));
-    // Chains run in batches of --chain-batch, each its own run of the
-    // chains first_chain … first_chain + size − 1, joined afterwards.
-    const int batch = o.chain_batch > 0 ? std::min(o.chain_batch, s.chains) : s.chains;
-    const int batches = (s.chains + batch - 1) / batch;
+    // This process's chains (all of them unless MPI spread them) run in
+    // batches of --chain-batch, each its own run of the chains first_chain
+    // … first_chain + size − 1, joined afterwards.
+    const ChainSlice mine = shard.slice(s.chains);
+    const int batch = o.chain_batch > 0 ? std::min(o.chain_batch, mine.count) : mine.count;
+    const int batches = (mine.count + batch - 1) / batch;
     std::vector<SamplerRun> parts;
     for (int part = 0; part < batches; ++part) {
       RunSettings b = s;
-      b.first_chain = static_cast<int64_t>(part) * batch;
-      b.chains = std::min(batch, s.chains - part * batch);
+      b.first_chain = mine.first + static_cast<int64_t>(part) * batch;
+      b.chains = std::min(batch, mine.count - part * batch);
       b.all_chains = s.chains;
       const std::string label = batches > 1 ? fmt::format("{} {}/{}", name, part + 1, batches) : name;
-      const std::string checkpoint_file =
-          (checkpoint_dir / (batches > 1 ? fmt::format("{}.{}.ckpt", name, part) : name + ".ckpt")).string();
+      std::string stem = name;
+      if (shard.several()) {
+        stem += fmt::format(".process{}", shard.rank());
+      }
+      if (batches > 1) {
+        stem += fmt::format(".{}", part);
+      }
+      const std::string checkpoint_file = (checkpoint_dir / (stem + ".ckpt")).string();
+      // With several processes the previous checkpoint is kept too: one
+      // process may have saved transition t while another died saving it,
+      // and the job resumes from the last transition that all of them saved.
+      const std::string previous_file = (checkpoint_dir / (stem + ".previous.ckpt")).string();
       RunCheckpoint resumed;
       RunControl control;
+      if (shard.several()) {
+        control.mean_accept_prob = [&shard, chains = s.chains](const std::vector<Real>& local) {
+          return shard.mean_over_chains(local, chains);
+        };
+      }
       if (checkpoints) {
-        if (g_stop_signal != 0) {
+        if (agree_on_stop(shard)) {
           return report_stop(log, o.out, name, "before " + label + " started");
         }
         const int64_t total = static_cast<int64_t>(b.warmup) + static_cast<int64_t>(b.draws) * b.thin;
-        if (invocation.resume && std::filesystem::exists(checkpoint_file)) {
+        if (invocation.resume && shard.several()) {
+          if (resume_together(shard, checkpoint_file, previous_file, b, model->dim(), &resumed)) {
+            control.resume = &resumed;
+          }
+        } else if (invocation.resume && std::filesystem::exists(checkpoint_file)) {
           resumed = io::read_checkpoint(checkpoint_file, b, model->dim());
           control.resume = &resumed;
+        }
+        if (control.resume) {
           log.info("resume_sampler",
                    fmt::format("{}: resuming after transition {} of {}", label, resumed.done, total),
                    {{"sampler", name}, {"batch", part}, {"done", resumed.done}, {"total", total}});
@@ -1295,11 +1469,16 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
         // The final state of the last batch of the last sampler is not kept:
         // the outputs follow at once.
         const bool last = index + 1 == settings.size() && part + 1 == batches;
-        control.save = [checkpoint_file, &log, label, name, last, total](const RunCheckpoint& state) {
+        control.save = [checkpoint_file, previous_file, several = shard.several(), &log, label, name, last,
+                        total](const RunCheckpoint& state) {
           if (last && state.done == total) {
             return;
           }
           const auto write_start = std::chrono::steady_clock::now();
+          if (several) {
+            std::error_code ignored;
+            std::filesystem::rename(checkpoint_file, previous_file, ignored);
+          }
           io::write_checkpoint(checkpoint_file, state);
           const double seconds =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
@@ -1311,7 +1490,16 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
                     {{"sampler", name}, {"done", state.done}, {"total", total}, {"bytes", ec ? 0 : bytes},
                      {"seconds", seconds}});
         };
-        control.stop_requested = [] { return g_stop_signal != 0; };
+        control.stop_requested = [&shard] {
+          // A signal that reached one process at transition t stops all of
+          // them after transition t + 1: the reduction of the flags overlaps
+          // a transition instead of holding the processes in step.
+          const int64_t agreed = shard.max_of_previous(static_cast<int64_t>(g_stop_signal));
+          if (agreed != 0) {
+            g_stop_signal = static_cast<std::sig_atomic_t>(agreed);
+          }
+          return agreed != 0;
+        };
       }
       ProgressBar bar(label, tty);
       try {
@@ -1323,7 +1511,13 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
                                " transitions of " + label);
       }
     }
-    auto run = std::make_unique<SamplerRun>(combine_chain_batches(std::move(parts)));
+    // Rank 0 joins the chains of every process; the others go on to the
+    // next sampler.
+    std::optional<SamplerRun> all = shard.gather(combine_chain_batches(std::move(parts)));
+    if (!all) {
+      continue;
+    }
+    auto run = std::make_unique<SamplerRun>(std::move(*all));
     run->settings.all_chains = 0;
     run->settings.first_chain = 0;
     if (run->step_size_at_floor) {
@@ -1397,6 +1591,9 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
         log.info("sampler_done", message, fields);
       }
     }
+  }
+  if (!lead) {
+    return 0;
   }
   if (!o.out.empty()) {
     warn_about_other_draws(log, o.out, summaries, formats);

@@ -4,6 +4,7 @@
 # resumes to the same outputs; shared adaptation cannot be batched.
 set -euo pipefail
 fmala=$1
+source=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2> /dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
@@ -17,22 +18,7 @@ same() {
   for sampler in mala pc-fmala; do
     cmp "$1/draws-$sampler.npy" "$2/draws-$sampler.npy"
   done
-  python3 - "$1/summary.json" "$2/summary.json" <<'PY'
-import json, math, sys
-def strip(path):
-    samplers = json.load(open(path))["samplers"]
-    for s in samplers:
-        for key in list(s):
-            if "second" in key or "peak" in key:
-                del s[key]
-    return samplers
-a, b = (strip(p) for p in sys.argv[1:])
-for x, y in zip(a, b):
-    # Rates are averaged over batches, so they may differ in the last bits.
-    for key in ["acceptance_rate", "accept_prob"]:
-        assert math.isclose(x.pop(key), y.pop(key), rel_tol=1e-12), key
-    assert x == y, [k for k in x if x[k] != y.get(k)]
-PY
+  python3 "$source/tests/cli/same_summary.py" "$1/summary.json" "$2/summary.json"
 }
 same whole batched
 

@@ -15,6 +15,11 @@ bool compiled();
 // True when a usable CUDA device is present; otherwise *reason gives the cause.
 bool device_available(std::string* reason);
 
+// Makes device `index` modulo the device count the calling thread's current
+// device (one device per process of an MPI job on a host) and returns it;
+// -1 when there is no usable device.
+int select_device(int index);
+
 // Runs one sampler on the current CUDA device, from the initial states theta0 (C, D).
 SamplerRun run_sampler(const Model& model,
                        const RunSettings& settings,

@@ -220,7 +220,9 @@ SamplerRun drive(Engine& engine,
     ctx.step = done;
     engine.step(ctx, warming && adapt);
     if (warming && adapt && !settings.adapt_per_chain) {
-      engine.set_step_size(shared.update(engine.mean_accept_prob(), run.target_accept, min_step));
+      const Real mean = control.mean_accept_prob ? control.mean_accept_prob(engine.counters().last_accept_prob)
+                                                 : engine.mean_accept_prob();
+      engine.set_step_size(shared.update(mean, run.target_accept, min_step));
     }
     ++done;
     if (done == warmup) {
