@@ -219,15 +219,13 @@ void check_finite(const std::vector<double>& x, size_t p, const std::string& pat
   }
 }
 
-// Reads x_name and y_name from `directory` as one split and sets `shape` to
-// the image shape of x.
-Split read_npy_split(const fs::path& directory, const char* x_name, const char* y_name,
-                     ImageShape& shape) {
+// Checks arrays x and y of one split (named x_path and y_path in messages)
+// and sets `shape` to the image shape of x.
+Split split_from_arrays(NpyArray x, const NpyArray& y, const std::string& x_path, const std::string& y_path,
+                        ImageShape& shape) {
   Split split;
-  split.x_path = (directory / x_name).string();
-  split.y_path = (directory / y_name).string();
-  NpyArray x = read_npy(split.x_path);
-  const NpyArray y = read_npy(split.y_path);
+  split.x_path = x_path;
+  split.y_path = y_path;
 
   const size_t rank = x.shape.size();
   if (rank < 2 || rank > 4) {
@@ -275,6 +273,32 @@ Split read_npy_split(const fs::path& directory, const char* x_name, const char* 
   }
   split.x = std::move(x.values);
   return split;
+}
+
+// Reads x_name and y_name from `directory` as one split and sets `shape` to
+// the image shape of x.
+Split read_npy_split(const fs::path& directory, const char* x_name, const char* y_name,
+                     ImageShape& shape) {
+  const std::string x_path = (directory / x_name).string();
+  const std::string y_path = (directory / y_name).string();
+  NpyArray x = read_npy(x_path);
+  const NpyArray y = read_npy(y_path);
+  return split_from_arrays(std::move(x), y, x_path, y_path, shape);
+}
+
+// Checks that the test rows have the training rows' image shape.
+void check_same_shape(const ImageShape& test_shape, const ImageShape& shape, const Split& test,
+                      const Split& train) {
+  if (test_shape != shape) {
+    throw make_error(
+        test.x_path,
+        fmt::format("rows have shape {} x {} x {} (height x width x channels), but the rows "
+                    "of {} have shape {} x {} x {}",
+                    test_shape.height, test_shape.width, test_shape.channels, train.x_path,
+                    shape.height, shape.width, shape.channels),
+        "Use training and test arrays of the same data set, with the same extents after "
+        "the first");
+  }
 }
 
 // Reads a table whose last column is the label as one split, and returns the
@@ -444,16 +468,7 @@ ClassificationData load_npy_directory(const fs::path& directory, size_t subset,
   if (path_exists(test_x)) {
     ImageShape test_shape;
     test = read_npy_split(directory, kNpyNames[2], kNpyNames[3], test_shape);
-    if (test_shape != shape) {
-      throw make_error(
-          test.x_path,
-          fmt::format("rows have shape {} x {} x {} (height x width x channels), but the rows "
-                      "of {} have shape {} x {} x {}",
-                      test_shape.height, test_shape.width, test_shape.channels, train.x_path,
-                      shape.height, shape.width, shape.channels),
-          "Use training and test arrays of the same data set, with the same extents after "
-          "the first");
-    }
+    check_same_shape(test_shape, shape, test, train);
   }
   return assemble(std::move(train), std::move(test), shape, subset, normalise, directory.string());
 }
@@ -619,6 +634,20 @@ ClassificationData load_classification_data(const std::string& spec, size_t subs
   }
   throw make_error(spec, "data directory or table file not found",
                    std::string("Give 'fashion-mnist' for the installed data set, ") + kLayoutHint);
+}
+
+ClassificationData classification_data_from_arrays(const ArraySplit& train, const ArraySplit* test,
+                                                   size_t subset, Normalisation normalise,
+                                                   const std::string& source) {
+  ImageShape shape;
+  Split train_split = split_from_arrays(train.x, train.y, train.x_name, train.y_name, shape);
+  Split test_split;
+  if (test) {
+    ImageShape test_shape;
+    test_split = split_from_arrays(test->x, test->y, test->x_name, test->y_name, test_shape);
+    check_same_shape(test_shape, shape, test_split, train_split);
+  }
+  return assemble(std::move(train_split), std::move(test_split), shape, subset, normalise, source);
 }
 
 }  // namespace fmala::io

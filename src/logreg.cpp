@@ -256,12 +256,8 @@ void LogisticRegression::predict(const Real* theta, const double* x, size_t rows
   }
 }
 
-Metrics LogisticRegression::metrics(const Draws& draws) const {
-  const std::vector<const Real*> selected = last_draws_per_chain(
-      draws, dim_, config_.predictive_draws_per_chain, "LogisticRegression::metrics");
-  if (selected.empty()) {
-    return {};
-  }
+std::vector<double> LogisticRegression::mean_probabilities(const std::vector<const Real*>& selected,
+                                                           const std::vector<double>& x, size_t n_rows) const {
   const size_t count = selected.size();
 
   // The draws are split into at most kGroups contiguous groups, a number that
@@ -279,65 +275,71 @@ Metrics LogisticRegression::metrics(const Draws& draws) const {
   const size_t k = static_cast<size_t>(classes_);
   const size_t weights = p * k;
 
-  const auto mean_probabilities = [&](const std::vector<double>& x, size_t n_rows) {
-    std::vector<double> mean(n_rows * k, 0.0);
-    for (size_t first = 0; first < n_rows; first += kChunk) {
-      const size_t rows = std::min(kChunk, n_rows - first);
-      const double* xc = x.data() + first * p;
-      std::vector<std::vector<double>> partial(groups, std::vector<double>(rows * k, 0.0));
+  std::vector<double> mean(n_rows * k, 0.0);
+  for (size_t first = 0; first < n_rows; first += kChunk) {
+    const size_t rows = std::min(kChunk, n_rows - first);
+    const double* xc = x.data() + first * p;
+    std::vector<std::vector<double>> partial(groups, std::vector<double>(rows * k, 0.0));
 #pragma omp parallel
-      {
-        std::vector<double> packed(p * k * kBatch);
-        std::vector<double> z(rows * k * kBatch);
+    {
+      std::vector<double> packed(p * k * kBatch);
+      std::vector<double> z(rows * k * kBatch);
 #pragma omp for schedule(dynamic)
-        for (size_t group = 0; group < groups; ++group) {
-          const size_t begin = group * count / groups;
-          const size_t end = (group + 1) * count / groups;
-          for (size_t m0 = begin; m0 < end; m0 += kBatch) {
-            const size_t batch = std::min(kBatch, end - m0);
-            const size_t width = batch * k;
-            for (size_t i = 0; i < p; ++i) {
-              for (size_t m = 0; m < batch; ++m) {
-                std::copy(selected[m0 + m] + i * k, selected[m0 + m] + (i + 1) * k,
-                          packed.data() + i * width + m * k);
-              }
+      for (size_t group = 0; group < groups; ++group) {
+        const size_t begin = group * count / groups;
+        const size_t end = (group + 1) * count / groups;
+        for (size_t m0 = begin; m0 < end; m0 += kBatch) {
+          const size_t batch = std::min(kBatch, end - m0);
+          const size_t width = batch * k;
+          for (size_t i = 0; i < p; ++i) {
+            for (size_t m = 0; m < batch; ++m) {
+              std::copy(selected[m0 + m] + i * k, selected[m0 + m] + (i + 1) * k,
+                        packed.data() + i * width + m * k);
             }
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows),
-                        static_cast<int>(width), features_, 1, xc, features_, packed.data(),
-                        static_cast<int>(width), 0, z.data(), static_cast<int>(width));
-            std::vector<double>& sums = partial[group];
-            for (size_t n = 0; n < rows; ++n) {
-              for (size_t m = 0; m < batch; ++m) {
-                Real* row = z.data() + n * width + m * k;
-                const Real* b = selected[m0 + m] + weights;
-                for (size_t j = 0; j < k; ++j) {
-                  row[j] += b[j];
-                }
-                softmax_rows(1, classes_, row);
-                for (size_t j = 0; j < k; ++j) {
-                  sums[n * k + j] += row[j];
-                }
+          }
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows),
+                      static_cast<int>(width), features_, 1, xc, features_, packed.data(),
+                      static_cast<int>(width), 0, z.data(), static_cast<int>(width));
+          std::vector<double>& sums = partial[group];
+          for (size_t n = 0; n < rows; ++n) {
+            for (size_t m = 0; m < batch; ++m) {
+              Real* row = z.data() + n * width + m * k;
+              const Real* b = selected[m0 + m] + weights;
+              for (size_t j = 0; j < k; ++j) {
+                row[j] += b[j];
+              }
+              softmax_rows(1, classes_, row);
+              for (size_t j = 0; j < k; ++j) {
+                sums[n * k + j] += row[j];
               }
             }
           }
         }
       }
-      for (size_t group = 0; group < groups; ++group) {
-        for (size_t i = 0; i < rows * k; ++i) {
-          mean[first * k + i] += partial[group][i];
-        }
+    }
+    for (size_t group = 0; group < groups; ++group) {
+      for (size_t i = 0; i < rows * k; ++i) {
+        mean[first * k + i] += partial[group][i];
       }
     }
-    for (double& value : mean) {
-      value /= static_cast<double>(count);
-    }
-    return mean;
-  };
+  }
+  for (double& value : mean) {
+    value /= static_cast<double>(count);
+  }
+  return mean;
+}
+
+Metrics LogisticRegression::metrics(const Draws& draws) const {
+  const std::vector<const Real*> selected = last_draws_per_chain(
+      draws, dim_, config_.predictive_draws_per_chain, "LogisticRegression::metrics");
+  if (selected.empty()) {
+    return {};
+  }
 
   Metrics out;
   if (data_->n_test() > 0) {
     const detail::ClassificationScores test =
-        detail::score_classification(mean_probabilities(data_->test_x, data_->n_test()),
+        detail::score_classification(mean_probabilities(selected, data_->test_x, data_->n_test()),
                                      data_->test_y, classes_, config_.ece_bins);
     out["accuracy"] = test.accuracy;
     out["nll"] = test.nll;
@@ -345,9 +347,22 @@ Metrics LogisticRegression::metrics(const Draws& draws) const {
     out["brier"] = test.brier;
   }
   const detail::ClassificationScores train =
-      detail::score_classification(mean_probabilities(data_->train_x, data_->n_train()),
+      detail::score_classification(mean_probabilities(selected, data_->train_x, data_->n_train()),
                                    data_->train_y, classes_, config_.ece_bins);
   out["train_accuracy"] = train.accuracy;
+  return out;
+}
+
+TestPredictive LogisticRegression::test_predictive(const Draws& draws) const {
+  const std::vector<const Real*> selected = last_draws_per_chain(
+      draws, dim_, config_.predictive_draws_per_chain, "LogisticRegression::test_predictive");
+  TestPredictive out;
+  if (selected.empty() || data_->n_test() == 0) {
+    return out;
+  }
+  out.classes = classes_;
+  out.probabilities = mean_probabilities(selected, data_->test_x, data_->n_test());
+  out.labels = data_->test_y;
   return out;
 }
 

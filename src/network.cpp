@@ -1130,12 +1130,8 @@ void NetworkClassifier::predict(const Real* theta, const double* x, size_t rows,
   }
 }
 
-Metrics NetworkClassifier::metrics(const Draws& draws) const {
-  const std::vector<const Real*> selected = last_draws_per_chain(
-      draws, dim_, config_.predictive_draws_per_chain, "NetworkClassifier::metrics");
-  if (selected.empty()) {
-    return {};
-  }
+std::vector<double> NetworkClassifier::mean_probabilities(const std::vector<const Real*>& selected,
+                                                          const std::vector<double>& x, size_t n_rows) const {
   const size_t count = selected.size();
   // As in LogisticRegression::metrics, the draws form at most kGroups
   // contiguous groups, a number that does not depend on the thread count. Each
@@ -1149,42 +1145,48 @@ Metrics NetworkClassifier::metrics(const Draws& draws) const {
   const size_t p = data_->n_features;
   const size_t k = static_cast<size_t>(classes_);
 
-  const auto mean_probabilities = [&](const std::vector<double>& x, size_t n_rows) {
-    std::vector<double> mean(n_rows * k, 0.0);
-    for (size_t first = 0; first < n_rows; first += kChunk) {
-      const size_t rows = std::min(kChunk, n_rows - first);
-      std::vector<std::vector<double>> partial(groups, std::vector<double>(rows * k, 0.0));
+  std::vector<double> mean(n_rows * k, 0.0);
+  for (size_t first = 0; first < n_rows; first += kChunk) {
+    const size_t rows = std::min(kChunk, n_rows - first);
+    std::vector<std::vector<double>> partial(groups, std::vector<double>(rows * k, 0.0));
 #pragma omp parallel
-      {
-        std::vector<double> probabilities(rows * k);
+    {
+      std::vector<double> probabilities(rows * k);
 #pragma omp for schedule(dynamic)
-        for (size_t group = 0; group < groups; ++group) {
-          const size_t begin = group * count / groups;
-          const size_t end = (group + 1) * count / groups;
-          for (size_t m = begin; m < end; ++m) {
-            predict(selected[m], x.data() + first * p, rows, probabilities.data());
-            for (size_t i = 0; i < rows * k; ++i) {
-              partial[group][i] += probabilities[i];
-            }
+      for (size_t group = 0; group < groups; ++group) {
+        const size_t begin = group * count / groups;
+        const size_t end = (group + 1) * count / groups;
+        for (size_t m = begin; m < end; ++m) {
+          predict(selected[m], x.data() + first * p, rows, probabilities.data());
+          for (size_t i = 0; i < rows * k; ++i) {
+            partial[group][i] += probabilities[i];
           }
         }
       }
-      for (size_t group = 0; group < groups; ++group) {
-        for (size_t i = 0; i < rows * k; ++i) {
-          mean[first * k + i] += partial[group][i];
-        }
+    }
+    for (size_t group = 0; group < groups; ++group) {
+      for (size_t i = 0; i < rows * k; ++i) {
+        mean[first * k + i] += partial[group][i];
       }
     }
-    for (double& value : mean) {
-      value /= static_cast<double>(count);
-    }
-    return mean;
-  };
+  }
+  for (double& value : mean) {
+    value /= static_cast<double>(count);
+  }
+  return mean;
+}
+
+Metrics NetworkClassifier::metrics(const Draws& draws) const {
+  const std::vector<const Real*> selected = last_draws_per_chain(
+      draws, dim_, config_.predictive_draws_per_chain, "NetworkClassifier::metrics");
+  if (selected.empty()) {
+    return {};
+  }
 
   Metrics out;
   if (data_->n_test() > 0) {
     const detail::ClassificationScores test = detail::score_classification(
-        mean_probabilities(data_->test_x, data_->n_test()), data_->test_y, classes_,
+        mean_probabilities(selected, data_->test_x, data_->n_test()), data_->test_y, classes_,
         config_.ece_bins);
     out["accuracy"] = test.accuracy;
     out["nll"] = test.nll;
@@ -1192,9 +1194,22 @@ Metrics NetworkClassifier::metrics(const Draws& draws) const {
     out["brier"] = test.brier;
   }
   const detail::ClassificationScores train = detail::score_classification(
-      mean_probabilities(data_->train_x, data_->n_train()), data_->train_y, classes_,
+      mean_probabilities(selected, data_->train_x, data_->n_train()), data_->train_y, classes_,
       config_.ece_bins);
   out["train_accuracy"] = train.accuracy;
+  return out;
+}
+
+TestPredictive NetworkClassifier::test_predictive(const Draws& draws) const {
+  const std::vector<const Real*> selected = last_draws_per_chain(
+      draws, dim_, config_.predictive_draws_per_chain, "NetworkClassifier::test_predictive");
+  TestPredictive out;
+  if (selected.empty() || data_->n_test() == 0) {
+    return out;
+  }
+  out.classes = classes_;
+  out.probabilities = mean_probabilities(selected, data_->test_x, data_->n_test());
+  out.labels = data_->test_y;
   return out;
 }
 

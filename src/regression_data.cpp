@@ -465,10 +465,17 @@ RegressionData load_regression_data(const std::string& path, uint64_t seed, doub
                      "train_fraction " + std::to_string(train_fraction) + " is outside (0, 1)",
                      "Use a fraction such as 0.9 for a 90/10 split");
   }
+  return regression_data_from_table(read_table(resolve_table_path(path)), seed, train_fraction);
+}
 
+RegressionData regression_data_from_table(const Table& table, uint64_t seed, double train_fraction) {
+  if (!(train_fraction > 0 && train_fraction < 1)) {
+    throw make_error(table.path,
+                     "train_fraction " + std::to_string(train_fraction) + " is outside (0, 1)",
+                     "Use a fraction such as 0.9 for a 90/10 split");
+  }
   RegressionData data;
-  data.source = resolve_table_path(path);
-  const Table table = read_table(data.source);
+  data.source = table.path;
   if (table.cols < 2) {
     throw make_error(data.source,
                      "the table has " + std::to_string(table.cols) +

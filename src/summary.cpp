@@ -188,10 +188,9 @@ SamplerSummary summarize(const SamplerRun& run, const Model& model) {
   return out;
 }
 
-void write_summary_json(const std::string& path,
-                        const Model& model,
-                        const std::vector<SamplerSummary>& summaries,
-                        const std::string& command_line) {
+std::string summary_json_text(const Model& model,
+                              const std::vector<SamplerSummary>& summaries,
+                              const std::string& command_line) {
   nlohmann::json doc;
   doc["fmala_version"] = "0.1.0";
   doc["command"] = command_line;
@@ -292,7 +291,14 @@ void write_summary_json(const std::string& path,
     doc["samplers"].push_back(j);
   }
   // Paths and arguments are bytes, not always UTF-8: invalid sequences become U+FFFD.
-  io::write_file_atomic(path, doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void write_summary_json(const std::string& path,
+                        const Model& model,
+                        const std::vector<SamplerSummary>& summaries,
+                        const std::string& command_line) {
+  io::write_file_atomic(path, summary_json_text(model, summaries, command_line));
 }
 
 }  // namespace fmala

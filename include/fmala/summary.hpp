@@ -43,6 +43,11 @@ inline constexpr int kMaxListedParameters = 100;
 // evenly spaced coordinates (indices round(i (D − 1) / 99)).
 SamplerSummary summarize(const SamplerRun& run, const Model& model);
 
+// Returns the text of summary.json for several samplers of one run.
+std::string summary_json_text(const Model& model,
+                              const std::vector<SamplerSummary>& summaries,
+                              const std::string& command_line);
+
 // Writes summary.json for several samplers of one run, atomically.
 void write_summary_json(const std::string& path,
                         const Model& model,

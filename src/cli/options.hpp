@@ -4,11 +4,25 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "fmala/io/classification_data.hpp"
+#include "fmala/io/table.hpp"
+#include "fmala/model/model.hpp"
+
 namespace fmala::cli {
+
+// Data given in memory instead of --data, as the Python package passes it.
+struct DataArrays {
+  // logreg and cnn: the training split and an optional test split.
+  std::optional<io::ArraySplit> train;
+  std::optional<io::ArraySplit> test;
+  // mlp: the table [x | y] (its `path` names it), split as a --data table is.
+  std::optional<io::Table> table;
+};
 
 struct SampleOptions {
   std::string target;  // gaussian | funnel | rosenbrock
@@ -72,23 +86,46 @@ struct SampleOptions {
   // Whether an option was given on the command line, by its long name
   // ("--hidden"); set by add_sample_options.
   std::function<bool(const std::string&)> was_given = [](const std::string&) { return false; };
+  // In place of --data; null when the data come from files.
+  std::shared_ptr<const DataArrays> arrays;
 };
 
 void add_sample_options(CLI::App& app, SampleOptions& options);
 
 // The start of a run: its arguments after `sample` (kept in the checkpoint's
 // command file) and whether it continues the checkpoint in --out.
+// What a run gives back to a caller in the same process (the Python package)
+// besides its files.
+struct SampleResults {
+  struct Sampler {
+    std::string name;
+    Draws draws;                       // (C, S, D), or (C, S, M) with --stream
+    std::vector<std::string> columns;  // the parameter name of each of the D or M columns
+    TestPredictive predictive;         // classifiers with a test split; else empty
+  };
+  std::vector<Sampler> samplers;
+  std::string summary_json;  // the text of summary.json
+  std::string stop_message;  // set when a signal stopped the run
+};
+
 struct Invocation {
   std::string command_line;            // as summary.json records it
   std::vector<std::string> arguments;  // the arguments after `sample`
   bool resume = false;
+  // Filled with the draws and the summary when not null.
+  SampleResults* results = nullptr;
+  // SIGINT and SIGTERM stop the run after the current transition also
+  // without checkpoints (the run then cannot be resumed).
+  bool stop_on_signals = false;
 };
 
 // Runs the samplers and writes the outputs; returns the exit status.
 int run_sample(const SampleOptions& options, const Invocation& invocation);
 
 // Runs `fmala resume DIR`: reads DIR/checkpoint/command, parses its arguments
-// with the options of `sample`, and continues the run.
+// with the options of `sample`, and continues the run. `base` carries the
+// in-memory data and the results of a caller in the same process.
 int run_resume(const std::string& directory);
+int run_resume(const std::string& directory, const SampleOptions& base, Invocation invocation);
 
 }  // namespace fmala::cli

@@ -357,8 +357,19 @@ std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
   }
   const io::Normalisation normalise =
       o.normalise == "none" ? io::Normalisation::none : io::Normalisation::standard;
-  auto data = std::make_shared<io::ClassificationData>(
-      io::load_classification_data(o.data, static_cast<size_t>(o.subset), normalise));
+  std::shared_ptr<io::ClassificationData> data;
+  if (o.arrays) {
+    if (!o.arrays->train) {
+      throw make_error("data", "--model " + o.model + " needs training images and labels",
+                       "Give the training features and class labels");
+    }
+    data = std::make_shared<io::ClassificationData>(io::classification_data_from_arrays(
+        *o.arrays->train, o.arrays->test ? &*o.arrays->test : nullptr, static_cast<size_t>(o.subset), normalise,
+        "arrays"));
+  } else {
+    data = std::make_shared<io::ClassificationData>(
+        io::load_classification_data(o.data, static_cast<size_t>(o.subset), normalise));
+  }
   if (o.test_subset > 0 && static_cast<size_t>(o.test_subset) > data->n_test()) {
     throw make_error("--test-subset",
                      fmt::format("{} exceeds the {} test images of {}", o.test_subset,
@@ -496,7 +507,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
   }
   const double prior_sd = o.prior_sd.value_or(1.0);
   if (images) {
-    if (o.data.empty()) {
+    if (o.data.empty() && !o.arrays) {
       throw make_error("--data", "is required with --model " + o.model,
                        "Give --data fashion-mnist, random:HxWxC, or a directory of IDX or NPY "
                        "files or a table");
@@ -533,7 +544,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     return model;
   }
   if (o.model == "mlp") {
-    if (o.data.empty()) {
+    if (o.data.empty() && !(o.arrays && o.arrays->table)) {
       throw make_error("--data", "is required with --model mlp",
                        "Give a directory holding data.txt, e.g. --data data/concrete");
     }
@@ -541,9 +552,19 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
       throw make_error("--split-index", "conflicts with --split-seed",
                        "Give --split-index to use the split files, or --split-seed for a seeded split");
     }
-    auto data = std::make_shared<io::RegressionData>(
-        o.split_index ? io::load_regression_data_split(o.data, *o.split_index)
-                      : io::load_regression_data(o.data, std::stoull(o.split_seed)));
+    std::shared_ptr<io::RegressionData> data;
+    if (o.arrays && o.arrays->table) {
+      if (o.split_index) {
+        throw make_error("--split-index", "applies to data directories with split files, not to arrays",
+                         "Drop --split-index, or give the data as a directory");
+      }
+      data = std::make_shared<io::RegressionData>(
+          io::regression_data_from_table(*o.arrays->table, std::stoull(o.split_seed)));
+    } else {
+      data = std::make_shared<io::RegressionData>(
+          o.split_index ? io::load_regression_data_split(o.data, *o.split_index)
+                        : io::load_regression_data(o.data, std::stoull(o.split_seed)));
+    }
     *data_bytes = 8.0 * static_cast<double>(data->train_x.size() + data->test_x.size() +
                                             data->train_y.size() + data->test_y.size());
     if (o.preset == "paper-regression" && data->n_features != 1) {
@@ -949,10 +970,22 @@ const char* signal_name(int signal_number) {
 
 // Reports a run stopped by a signal and returns the exit status 128 + signal,
 // as a shell reports a program the signal ended.
-int report_stop(RunLog& log, const std::string& out, const std::string& sampler, const std::string& where) {
+int report_stop(RunLog& log, const std::string& out, const std::string& sampler, const std::string& where,
+                SampleResults* results = nullptr) {
   const int signal_number = static_cast<int>(g_stop_signal);
   const Shard& shard = current_shard();
   if (shard.rank() != 0) {
+    return 128 + signal_number;
+  }
+  if (out.empty()) {
+    // Stopped without checkpoints: nothing to continue from.
+    const std::string message = std::string("stopped by ") + signal_name(signal_number) + " " + where +
+                                "; without --out the run keeps no checkpoint and cannot be continued";
+    std::fprintf(stderr, "\n");
+    log.warning("stopped", message, {{"signal", signal_name(signal_number)}, {"sampler", sampler}});
+    if (results) {
+      results->stop_message = message;
+    }
     return 128 + signal_number;
   }
   const std::string resume =
@@ -962,6 +995,9 @@ int report_stop(RunLog& log, const std::string& out, const std::string& sampler,
                               ". Continue the run with: " + resume;
   std::fprintf(stderr, "\n");
   log.warning("stopped", message, {{"signal", signal_name(signal_number)}, {"sampler", sampler}, {"resume", resume}});
+  if (results) {
+    results->stop_message = message;
+  }
   return 128 + signal_number;
 }
 
@@ -1411,7 +1447,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     g_stop_note_length = std::min(note.size(), sizeof g_stop_note);
     std::memcpy(g_stop_note, note.data(), g_stop_note_length);
   }
-  const StopOnSignals stop_on_signals(checkpoints);
+  const StopOnSignals stop_on_signals(checkpoints || invocation.stop_on_signals);
   for (size_t index = 0; index < settings.size(); ++index) {
     const RunSettings& s = settings[index];
     const std::string name(sampler_name(s.options.kind));
@@ -1449,7 +1485,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
       }
       if (checkpoints) {
         if (agree_on_stop(shard)) {
-          return report_stop(log, o.out, name, "before " + label + " started");
+          return report_stop(log, o.out, name, "before " + label + " started", invocation.results);
         }
         const int64_t total = static_cast<int64_t>(b.warmup) + static_cast<int64_t>(b.draws) * b.thin;
         if (invocation.resume && shard.several()) {
@@ -1501,14 +1537,21 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
           return agreed != 0;
         };
       }
+      if (!checkpoints && invocation.stop_on_signals) {
+        if (g_stop_signal != 0) {
+          return report_stop(log, "", name, "before " + label + " started", invocation.results);
+        }
+        control.stop_requested = [] { return g_stop_signal != 0; };
+      }
       ProgressBar bar(label, tty);
       try {
         parts.push_back(run_sampler(
             *model, b, [&bar](int64_t done, int64_t total) { bar.update(done, total); }, control));
       } catch (const RunStopped& stopped) {
-        return report_stop(log, o.out, name,
+        return report_stop(log, checkpoints ? o.out : std::string(), name,
                            "after " + std::to_string(stopped.done()) + " of " + std::to_string(stopped.total()) +
-                               " transitions of " + label);
+                               " transitions of " + label,
+                           invocation.results);
       }
     }
     // Rank 0 joins the chains of every process; the others go on to the
@@ -1549,21 +1592,31 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
                     {static_cast<size_t>(d.chains), static_cast<size_t>(d.draws), static_cast<size_t>(d.dim)});
       summaries.back().draws_npy = file;
     }
-    if (!o.out.empty() && formats.netcdf) {
-      // The draws' columns: every parameter, or with --stream the monitored ones.
-      std::vector<std::string> names;
-      if (s.stream.enabled) {
-        for (int j : s.stream.monitor) {
-          names.push_back(model->parameter_name(j));
-        }
-      } else {
-        for (int j = 0; j < model->dim(); ++j) {
-          names.push_back(model->parameter_name(j));
-        }
+    // The draws' columns: every parameter, or with --stream the monitored ones.
+    std::vector<std::string> names;
+    if (s.stream.enabled) {
+      for (int j : s.stream.monitor) {
+        names.push_back(model->parameter_name(j));
       }
+    } else {
+      for (int j = 0; j < model->dim(); ++j) {
+        names.push_back(model->parameter_name(j));
+      }
+    }
+    if (!o.out.empty() && formats.netcdf) {
       const std::string file = "draws-" + summaries.back().sampler + ".nc";
       io::write_inference_data_netcdf((std::filesystem::path(o.out) / file).string(), *run, names);
       summaries.back().draws_netcdf = file;
+    }
+    if (invocation.results) {
+      SampleResults::Sampler kept;
+      kept.name = summaries.back().sampler;
+      kept.predictive = s.stream.enabled ? model->test_predictive(run->stream.last_in_order())
+                                         : model->test_predictive(run->draws);
+      // The shape stays behind for summary.json.
+      kept.draws = std::move(run->draws);
+      kept.columns = std::move(names);
+      invocation.results->samplers.push_back(std::move(kept));
     }
     // The summary keeps what the table and summary.json need; the draws
     // themselves are released so memory holds one sampler's draws at a time.
@@ -1595,6 +1648,9 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   if (!lead) {
     return 0;
   }
+  if (invocation.results) {
+    invocation.results->summary_json = summary_json_text(*model, summaries, command_line);
+  }
   if (!o.out.empty()) {
     warn_about_other_draws(log, o.out, summaries, formats);
     write_summary_json((std::filesystem::path(o.out) / "summary.json").string(), *model, summaries,
@@ -1622,7 +1678,9 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   return 0;
 }
 
-int run_resume(const std::string& directory) {
+int run_resume(const std::string& directory) { return run_resume(directory, SampleOptions{}, Invocation{}); }
+
+int run_resume(const std::string& directory, const SampleOptions& base, Invocation invocation) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path dir = fs::absolute(directory, ec);
@@ -1675,7 +1733,7 @@ int run_resume(const std::string& directory) {
                      "Restore it from the run's output directory, or start the run again");
   }
   options.out = dir.string();
-  Invocation invocation;
+  options.arrays = base.arrays;
   invocation.command_line = command_line;
   invocation.arguments = arguments;
   invocation.resume = true;

@@ -11,32 +11,8 @@ source_dir=$2
 venv=$3
 requirements=(arviz==0.23.4 netCDF4)
 
-skip() {
-  echo "SKIPPED: $*"
-  exit 77
-}
-
-# The marker file records a finished installation of these requirements, so an
-# interrupted pip install is redone instead of reused.
-marker="$venv/.fmala-requirements"
-if [[ ! -f "$marker" || "$(cat "$marker")" != "${requirements[*]}" ]]; then
-  rm -rf "$venv"
-  if ! venv_log=$(python3 -m venv "$venv" 2>&1); then
-    skip "python3 -m venv failed (install the python3-venv package): ${venv_log##*$'\n'}"
-  fi
-  pip_log="$venv/pip-install.log"
-  if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --timeout 20 --retries 2 \
-      "${requirements[@]}" > "$pip_log" 2>&1; then
-    reason=$(grep -E "NewConnectionError|ConnectionError|Max retries|Temporary failure in name resolution|timed out|ProxyError|SSLError|Network is unreachable|No matching distribution|Could not find a version" "$pip_log" | tail -n 1 || true)
-    if [[ -n "$reason" ]]; then
-      skip "PyPI unreachable: $reason"
-    fi
-    cat "$pip_log"
-    echo "error: pip install ${requirements[*]} failed for a reason other than the network" >&2
-    exit 1
-  fi
-  echo "${requirements[*]}" > "$marker"
-fi
+source "$source_dir/tests/lib/venv.sh"
+ensure_venv "$venv" "${requirements[@]}"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "fmala/io/npy.hpp"
+
 namespace fmala::io {
 
 // Scaling that load_classification_data applies to the features.
@@ -95,5 +97,21 @@ inline constexpr const char* kFashionMnistDirectory = "/usr/share/datasets/fashi
 //   a finite, positive double (values near 1e308 or differing by about 1e-162).
 ClassificationData load_classification_data(const std::string& spec, size_t subset = 0,
                                             Normalisation normalise = Normalisation::standard);
+
+// One split given as arrays in memory, with the names that messages use for
+// them (for instance "x_train").
+struct ArraySplit {
+  NpyArray x;  // (N, P), (N, H, W) or (N, H, W, C), channels last
+  NpyArray y;  // (N) whole numbers
+  std::string x_name;
+  std::string y_name;
+};
+
+// Builds classification data from arrays in memory, with the checks, subset
+// and scaling of the NPY layout of load_classification_data. `test` may be
+// null (no test split). `source` describes the data in notes and messages.
+ClassificationData classification_data_from_arrays(const ArraySplit& train, const ArraySplit* test,
+                                                   size_t subset, Normalisation normalise,
+                                                   const std::string& source);
 
 }  // namespace fmala::io

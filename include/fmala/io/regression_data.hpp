@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "fmala/io/table.hpp"
+
 namespace fmala::io {
 
 struct RegressionData {
@@ -55,6 +57,11 @@ std::vector<size_t> seeded_permutation(size_t n, uint64_t seed);
 // overflows. Errors in the table itself come from read_table.
 RegressionData load_regression_data(const std::string& path, uint64_t seed,
                                     double train_fraction = 0.9);
+
+// The same for a table already in memory (features first, the target last),
+// whose `path` names it in messages. Its values must be finite, as read_table
+// makes them.
+RegressionData regression_data_from_table(const Table& table, uint64_t seed, double train_fraction = 0.9);
 
 // Loads regression data with the fixed train/test split number `split_index`
 // of a UCI regression benchmark folder, laid out as UCI_Datasets/<name>/data/

@@ -82,6 +82,9 @@ class LogisticRegression : public Model {
   // result does not depend on the thread count. Throws fmala::Error when
   // draws.dim differs from dim() or the value buffer has the wrong size.
   Metrics metrics(const Draws& draws) const override;
+  // The posterior-mean class probabilities on the test split that metrics()
+  // scores.
+  TestPredictive test_predictive(const Draws& draws) const override;
   // The predictive metrics need whole draws.
   std::optional<std::vector<int>> metric_coordinates() const override { return std::nullopt; }
 
@@ -96,6 +99,11 @@ class LogisticRegression : public Model {
   const io::ClassificationData& data() const { return *data_; }
 
  private:
+  // The posterior-mean class probabilities (rows, K) of features x over the
+  // draws `selected`, summed in an order that does not depend on the thread
+  // count.
+  std::vector<double> mean_probabilities(const std::vector<const Real*>& selected, const std::vector<double>& x,
+                                         size_t n_rows) const;
   struct Scratch;
   Scratch make_scratch(int rows) const;
   // Writes the logits Z (rows, K) = X W + b, and for order >= 1 also their

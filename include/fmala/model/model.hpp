@@ -47,6 +47,14 @@ struct Draws {
   }
 };
 
+// Class probabilities of a classifier's posterior-mean predictive on its test
+// split, with the test labels.
+struct TestPredictive {
+  int classes = 0;
+  std::vector<double> probabilities;  // (rows, classes) row-major
+  std::vector<int> labels;            // (rows)
+};
+
 // Pointers to the last min(per_chain, S) kept draws of every chain, chain by
 // chain, for posterior predictive metrics; empty when there are no draws.
 // Throws fmala::Error naming `where` when the draws do not have `dim`
@@ -98,6 +106,9 @@ class Model {
   // Task metrics from the kept draws (for example kl_v for the funnel, test
   // RMSE and NLL for regression). The default computes none.
   virtual Metrics metrics(const Draws& /*draws*/) const { return {}; }
+  // The posterior-mean predictive of a classifier on its test split, from
+  // the draws that metrics() uses; empty for other models.
+  virtual TestPredictive test_predictive(const Draws& /*draws*/) const { return {}; }
 
   // The coordinates metrics() reads, when it reads only those, as columns
   // 0, 1, ... of its draws in this order: a streaming run then computes the

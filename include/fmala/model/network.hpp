@@ -131,6 +131,9 @@ class NetworkClassifier : public Model {
   // LogisticRegression::metrics does: accuracy, nll, ece, brier on the test
   // split and train_accuracy on the training split.
   Metrics metrics(const Draws& draws) const override;
+  // The posterior-mean class probabilities on the test split that metrics()
+  // scores.
+  TestPredictive test_predictive(const Draws& draws) const override;
   // The predictive metrics need whole draws.
   std::optional<std::vector<int>> metric_coordinates() const override { return std::nullopt; }
 
@@ -165,6 +168,11 @@ class NetworkClassifier : public Model {
   const std::vector<Layer>& layers() const { return layers_; }
 
  private:
+  // The posterior-mean class probabilities (rows, K) of features x over the
+  // draws `selected`, summed in an order that does not depend on the thread
+  // count.
+  std::vector<double> mean_probabilities(const std::vector<const Real*>& selected, const std::vector<double>& x,
+                                         size_t n_rows) const;
   struct Scratch;
   Scratch make_scratch(int rows, bool gradient) const;
   // Whether gradient() runs layer l in place on its input's buffer, keeping

@@ -1,0 +1,234 @@
+"""fmala: forward-mode MALA samplers on many chains, from Python.
+
+``fmala.sample`` takes the options of the ``fmala sample`` command as keyword
+arguments (``chains=64`` for ``--chains 64``, ``adapt_per_chain=True`` for
+``--adapt-per-chain``, lists for comma-separated values) and data either as
+``data=`` (the command's ``--data``) or as arrays::
+
+    import fmala
+    result = fmala.sample(model="logreg", train=(x_train, y_train), test=(x_test, y_test),
+                          sampler=["pc-line-fmala", "mala"], chains=16, warmup=200, draws=100)
+    result.draws["mala"]          # NumPy array (chains, draws, parameters)
+    result.summary()["samplers"]  # summary.json as a dict
+    result.to_arviz("mala")       # arviz.InferenceData
+
+Arrays may be NumPy arrays or any array that NumPy reads through DLPack or
+``__array__`` (PyTorch and JAX tensors on the CPU, for instance). Errors are
+raised as ``fmala.Error`` (a ValueError) with the command's messages, and
+Ctrl-C stops the run after the current transition with KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shlex
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ._core import Error
+from ._core import option_names as _option_names
+from ._core import run as _run
+
+__all__ = ["Error", "Result", "sample", "resume"]
+__version__ = "0.1.0"
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _arguments(options: Dict[str, Any]) -> List[str]:
+    """Turns keyword arguments into the arguments of ``fmala sample``."""
+    known = {name.replace("-", "_") for name in _option_names()}
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise Error(f"unknown option '{name}' (no --{name.replace('_', '-')} in fmala sample){hint}")
+    arguments: List[str] = []
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            arguments.append(_flag(name))
+        elif isinstance(value, (list, tuple)):
+            arguments += [_flag(name), ",".join(str(v) for v in value)]
+        else:
+            arguments += [_flag(name), str(value)]
+    return arguments
+
+
+def _host_array(value: Any, name: str) -> np.ndarray:
+    """Returns an array-like on the CPU as a C-contiguous float64 NumPy array (a view when possible)."""
+    device = getattr(value, "__dlpack_device__", None)
+    if device is not None:
+        kind = device()[0]
+        if kind not in (1, 3):  # kDLCPU, kDLCUDAHost
+            raise Error(
+                f"{name} is on a device (DLPack device type {kind}), but fmala's models read "
+                "their data on the host. Copy it to the CPU first, e.g. x.cpu() in PyTorch or "
+                "cupy.asnumpy(x)"
+            )
+    try:
+        array = np.from_dlpack(value) if device is not None else np.asarray(value)
+    except (TypeError, RuntimeError, BufferError):
+        array = np.asarray(value)
+    if array.dtype == object:
+        raise Error(f"{name} is not a numeric array (NumPy reads it as dtype object)")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _pair(value: Any, name: str) -> Tuple[np.ndarray, np.ndarray]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise Error(f"{name} must be a pair (x, y) of arrays")
+    return _host_array(value[0], f"x_{name}"), _host_array(value[1], f"y_{name}")
+
+
+class Result:
+    """The draws, statistics and summary of one call of ``sample``.
+
+    ``draws``, ``log_density`` and ``sample_stats`` map each sampler's name to
+    NumPy arrays of shape (chains, draws, parameters) and (chains, draws);
+    NumPy arrays export themselves through DLPack (``torch.from_dlpack``).
+    ``parameter_names`` maps each sampler to the names of the draws' columns.
+    For classifiers with a test split, ``test_probabilities`` maps each
+    sampler to the posterior-mean class probabilities (test rows, classes)
+    from the draws the metrics use, and ``test_labels`` has the labels.
+    """
+
+    def __init__(self, output: Dict[str, Any]):
+        self._summary_text: str = output["summary"]
+        self.draws: Dict[str, np.ndarray] = {}
+        self.log_density: Dict[str, np.ndarray] = {}
+        self.sample_stats: Dict[str, Dict[str, np.ndarray]] = {}
+        self.parameter_names: Dict[str, List[str]] = {}
+        self.test_probabilities: Dict[str, np.ndarray] = {}
+        self.test_labels: Optional[np.ndarray] = None
+        for entry in output["samplers"]:
+            name = entry["name"]
+            self.draws[name] = entry["values"]
+            self.log_density[name] = entry["log_density"]
+            self.sample_stats[name] = dict(entry.get("sample_stats", {}))
+            self.parameter_names[name] = list(entry["columns"])
+            if "test_probabilities" in entry:
+                self.test_probabilities[name] = entry["test_probabilities"]
+                self.test_labels = entry["test_labels"]
+
+    @property
+    def samplers(self) -> List[str]:
+        """The samplers run, in order."""
+        return list(self.draws)
+
+    def summary(self) -> Dict[str, Any]:
+        """summary.json of the run as a dict."""
+        return json.loads(self._summary_text)
+
+    def to_arviz(self, sampler: Optional[str] = None):
+        """Returns the draws of one sampler as an ``arviz.InferenceData``.
+
+        Its layout is that of the NetCDF files the command writes: a
+        ``theta`` variable with dimensions (chain, draw, parameter) in the
+        posterior group, and ``lp`` with the per-draw statistics in
+        sample_stats. ``sampler`` may be left out when only one was run.
+        """
+        try:
+            import arviz
+        except ImportError as e:
+            raise ImportError("to_arviz needs ArviZ: pip install arviz") from e
+        if sampler is None:
+            if len(self.draws) != 1:
+                raise Error(f"the run has samplers {self.samplers}; name one: to_arviz('{self.samplers[0]}')")
+            sampler = self.samplers[0]
+        if sampler not in self.draws:
+            raise Error(f"no sampler '{sampler}' in this run; it has {self.samplers}")
+        stats = {"lp": self.log_density[sampler]}
+        stats.update(self.sample_stats[sampler])
+        return arviz.from_dict(
+            posterior={"theta": self.draws[sampler]},
+            sample_stats=stats,
+            coords={"parameter": self.parameter_names[sampler]},
+            dims={"theta": ["parameter"]},
+        )
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}: {v.shape}" for k, v in self.draws.items())
+        return f"fmala.Result({shapes})"
+
+
+def _finish(output: Dict[str, Any]) -> Result:
+    status = output["status"]
+    if status in (130, 143, 138):
+        raise KeyboardInterrupt(output["stop_message"])
+    if status != 0:
+        raise Error(f"the run ended with exit status {status}")
+    return Result(output)
+
+
+def _data_arrays(model: Optional[str], train: Any, test: Any) -> Dict[str, np.ndarray]:
+    if train is None:
+        if test is not None:
+            raise Error("test= needs train= as well")
+        return {}
+    x, y = _pair(train, "train")
+    if model == "mlp":
+        if test is not None:
+            raise Error(
+                "model='mlp' splits the training arrays into training and test rows itself "
+                "(90/10, seeded by split_seed); pass all rows as train=(x, y) and no test="
+            )
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+            raise Error(f"train=(x, y) for model='mlp' needs x of shape (N, P) and y of shape (N,); got "
+                        f"{x.shape} and {y.shape}")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise Error(f"x_train[{row}, {col}] is {x[row, col]}; the features must be finite")
+        if not np.isfinite(y).all():
+            row = int(np.argwhere(~np.isfinite(y))[0][0])
+            raise Error(f"y_train[{row}] is {y[row]}; the targets must be finite")
+        return {"table": np.ascontiguousarray(np.column_stack([x, y]))}
+    arrays = {"x_train": x, "y_train": y}
+    if test is not None:
+        arrays["x_test"], arrays["y_test"] = _pair(test, "test")
+    return arrays
+
+
+def sample(*, train: Any = None, test: Any = None, **options: Any) -> Result:
+    """Runs one or more samplers and returns their draws and summary.
+
+    Every keyword but ``train`` and ``test`` is an option of ``fmala sample``
+    (see ``fmala sample --help``): ``target``, ``model``, ``preset``, ``data``,
+    ``sampler`` (a name or a list), ``chains``, ``warmup``, ``draws``,
+    ``thin``, ``step_size``, ``seed``, ``out`` (also write the command's
+    files there, with checkpoints for ``resume``), ``quiet`` and so on.
+
+    ``train=(x, y)`` and ``test=(x, y)`` give the data as arrays instead of
+    ``data=``: for ``model='logreg'`` and ``'cnn'``, features of shape
+    (N, P), (N, H, W) or (N, H, W, C) and whole-number class labels; for
+    ``model='mlp'``, features (N, P) and targets (N,) of which a seeded 90/10
+    split is taken as with a data file.
+
+    Raises ``fmala.Error`` for invalid options or data, and KeyboardInterrupt
+    when Ctrl-C stopped the run (with ``out``, ``resume(out)`` continues it).
+    """
+    if train is not None and options.get("data") is not None:
+        raise Error("give the data as data= or as train=/test= arrays, not both")
+    arrays = _data_arrays(options.get("model"), train, test)
+    arguments = _arguments(options)
+    command_line = "fmala.sample " + " ".join(shlex.quote(a) for a in arguments)
+    return _finish(_run(arguments, command_line, None, **arrays))
+
+
+def resume(directory: str, *, train: Any = None, test: Any = None, model: Optional[str] = None) -> Result:
+    """Continues a run that was stopped, from the checkpoint in ``directory``.
+
+    A run whose data were arrays needs the same arrays again (``train``,
+    ``test``, and ``model='mlp'`` for regression arrays). The checkpoint's
+    log-densities are compared, so other data are an error.
+    """
+    arrays = _data_arrays(model, train, test)
+    return _finish(_run([], "", directory, **arrays))

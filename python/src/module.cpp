@@ -1,0 +1,174 @@
+// fmala._core: the Python package's entry into the program's `sample` and
+// `resume` commands. The Python side turns keyword arguments into the
+// command's options, so both take the same options and give the same
+// messages. This module adds data arrays in memory, and returns the draws and
+// the summary besides writing them.
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "fmala/core/error.hpp"
+
+namespace nb = nanobind;
+
+namespace {
+
+using HostArray = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
+
+fmala::io::NpyArray to_npy(const HostArray& a) {
+  fmala::io::NpyArray out;
+  for (size_t i = 0; i < a.ndim(); ++i) {
+    out.shape.push_back(a.shape(i));
+  }
+  out.values.assign(a.data(), a.data() + a.size());
+  out.dtype = "<f8";
+  return out;
+}
+
+// A NumPy array that owns `values`, of the given shape.
+template <class T>
+nb::object owned_array(std::vector<T>&& values, std::vector<size_t> shape) {
+  auto* held = new std::vector<T>(std::move(values));
+  nb::capsule owner(held, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  return nb::cast(nb::ndarray<nb::numpy, T>(held->data(), shape.size(), shape.data(), owner));
+}
+
+// Parses the arguments of `fmala sample` into options, as the program does.
+fmala::cli::SampleOptions parse_options(CLI::App& app, const std::vector<std::string>& arguments) {
+  fmala::cli::SampleOptions options;
+  fmala::cli::add_sample_options(app, options);
+  std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw fmala::Error(std::string(e.what()) + ". help(fmala.sample) lists the options");
+  }
+  return options;
+}
+
+std::shared_ptr<fmala::cli::DataArrays> make_arrays(const std::optional<HostArray>& x_train,
+                                                    const std::optional<HostArray>& y_train,
+                                                    const std::optional<HostArray>& x_test,
+                                                    const std::optional<HostArray>& y_test,
+                                                    const std::optional<HostArray>& table) {
+  if (!x_train && !table) {
+    return nullptr;
+  }
+  auto arrays = std::make_shared<fmala::cli::DataArrays>();
+  if (x_train) {
+    arrays->train = fmala::io::ArraySplit{to_npy(*x_train), to_npy(*y_train), "x_train", "y_train"};
+  }
+  if (x_test) {
+    arrays->test = fmala::io::ArraySplit{to_npy(*x_test), to_npy(*y_test), "x_test", "y_test"};
+  }
+  if (table) {
+    fmala::io::Table t;
+    t.rows = table->shape(0);
+    t.cols = table->shape(1);
+    t.values.assign(table->data(), table->data() + table->size());
+    t.path = "the arrays x, y";
+    arrays->table = std::move(t);
+  }
+  return arrays;
+}
+
+// Runs `fmala sample` (or `fmala resume DIR` when `resume` is set) with the
+// GIL released, and returns the exit status, the summary and every
+// sampler's draws and statistics.
+nb::dict run(const std::vector<std::string>& arguments, const std::string& command_line,
+             const std::optional<std::string>& resume, const std::optional<HostArray>& x_train,
+             const std::optional<HostArray>& y_train, const std::optional<HostArray>& x_test,
+             const std::optional<HostArray>& y_test, const std::optional<HostArray>& table) {
+  fmala::cli::SampleResults results;
+  fmala::cli::Invocation invocation;
+  invocation.command_line = command_line;
+  invocation.arguments = arguments;
+  invocation.results = &results;
+  invocation.stop_on_signals = true;
+  int status = 0;
+  {
+    CLI::App app{"fmala.sample", "fmala"};
+    fmala::cli::SampleOptions options;
+    if (!resume) {
+      options = parse_options(app, arguments);
+    }
+    options.arrays = make_arrays(x_train, y_train, x_test, y_test, table);
+    nb::gil_scoped_release release;
+    status = resume ? fmala::cli::run_resume(*resume, options, invocation)
+                    : fmala::cli::run_sample(options, invocation);
+  }
+  nb::dict out;
+  out["status"] = status;
+  out["summary"] = results.summary_json;
+  out["stop_message"] = results.stop_message;
+  nb::list samplers;
+  for (fmala::cli::SampleResults::Sampler& s : results.samplers) {
+    fmala::Draws& d = s.draws;
+    const auto c = static_cast<size_t>(d.chains);
+    const auto n = static_cast<size_t>(d.draws);
+    nb::dict entry;
+    entry["name"] = s.name;
+    entry["columns"] = s.columns;
+    entry["values"] = owned_array(std::move(d.values), {c, n, static_cast<size_t>(d.dim)});
+    entry["log_density"] = owned_array(std::move(d.log_density), {c, n});
+    if (d.has_statistics()) {
+      nb::dict stats;
+      stats["acceptance_rate"] = owned_array(std::move(d.accept_prob), {c, n});
+      stats["step_size"] = owned_array(std::move(d.step_size), {c, n});
+      stats["accepted"] = owned_array(std::move(d.accepted), {c, n});
+      stats["nonfinite_rejections"] = owned_array(std::move(d.nonfinite), {c, n});
+      stats["curvature_floor_hits"] = owned_array(std::move(d.floor_hits), {c, n});
+      entry["sample_stats"] = stats;
+    }
+    const fmala::TestPredictive& p = s.predictive;
+    if (!p.probabilities.empty()) {
+      const size_t rows = p.labels.size();
+      std::vector<double> probabilities = p.probabilities;
+      std::vector<int64_t> labels(p.labels.begin(), p.labels.end());
+      entry["test_probabilities"] = owned_array(std::move(probabilities), {rows, static_cast<size_t>(p.classes)});
+      entry["test_labels"] = owned_array(std::move(labels), {rows});
+    }
+    samplers.append(entry);
+  }
+  out["samplers"] = samplers;
+  return out;
+}
+
+// The long names of the options of `fmala sample`, without the dashes.
+std::vector<std::string> option_names() {
+  CLI::App app{"fmala.sample", "fmala"};
+  fmala::cli::SampleOptions options;
+  fmala::cli::add_sample_options(app, options);
+  std::vector<std::string> names;
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& name : option->get_lnames()) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+  m.doc() = "fmala's C++ core: runs the sample and resume commands in this process.";
+  nb::exception<fmala::Error>(m, "Error", PyExc_ValueError);
+  m.def("option_names", &option_names, "The long names of the options of `fmala sample`.");
+  m.def("run", &run, nb::arg("arguments"), nb::arg("command_line"), nb::arg("resume").none() = nb::none(),
+        nb::arg("x_train").none() = nb::none(), nb::arg("y_train").none() = nb::none(),
+        nb::arg("x_test").none() = nb::none(), nb::arg("y_test").none() = nb::none(),
+        nb::arg("table").none() = nb::none(),
+        "Run `fmala sample` with these arguments (or resume the run in `resume`); returns a dict with "
+        "the exit status, summary.json's text and every sampler's draws.");
+}

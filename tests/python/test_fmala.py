@@ -1,0 +1,256 @@
+"""Tests of the Python package against the command-line program.
+
+The package runs the program's own sample command in-process, so from the
+same options and data it must give byte-identical draws and the same
+summary. FMALA_CLI names the program built from the same sources.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fmala
+
+CLI = os.environ.get("FMALA_CLI")
+needs_cli = pytest.mark.skipif(not CLI, reason="FMALA_CLI (the fmala program) is not set")
+
+FUNNEL = dict(target="funnel", dim=6, sampler=["mala", "pc-line-fmala"], chains=8, warmup=100, draws=60, seed=3)
+
+
+def cli_arguments(options):
+    arguments = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            arguments.append(flag)
+        elif isinstance(value, list):
+            arguments += [flag, ",".join(map(str, value))]
+        else:
+            arguments += [flag, str(value)]
+    return arguments
+
+
+def run_cli(tmp_path, options):
+    out = tmp_path / "cli"
+    completed = subprocess.run([CLI, "sample", *cli_arguments(options), "-q", "--out", str(out)],
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    return out
+
+
+def comparable(summary):
+    """The per-sampler records of a summary without times, memory and file names."""
+    samplers = summary["samplers"]
+    for s in samplers:
+        for key in list(s):
+            if "second" in key or "peak" in key or key.startswith("draws_file") or key == "draws_netcdf":
+                del s[key]
+    return samplers
+
+
+@needs_cli
+def test_funnel_draws_equal_cli(tmp_path):
+    result = fmala.sample(**FUNNEL, quiet=True)
+    out = run_cli(tmp_path, FUNNEL)
+    assert result.samplers == ["mala", "pc-line-fmala"]
+    for sampler in result.samplers:
+        expected = np.load(out / f"draws-{sampler}.npy")
+        assert result.draws[sampler].shape == (8, 60, 6)
+        assert np.array_equal(result.draws[sampler], expected)
+    cli_summary = json.load(open(out / "summary.json"))
+    assert comparable(result.summary()) == comparable(cli_summary)
+
+
+def test_sample_stats_shapes():
+    result = fmala.sample(**FUNNEL, quiet=True)
+    stats = result.sample_stats["mala"]
+    assert set(stats) == {"acceptance_rate", "step_size", "accepted", "nonfinite_rejections",
+                          "curvature_floor_hits"}
+    assert stats["step_size"].shape == (8, 60)
+    assert result.log_density["mala"].shape == (8, 60)
+    assert result.parameter_names["mala"][0] == "v"
+
+
+@needs_cli
+def test_invalid_value_same_message_as_cli():
+    completed = subprocess.run([CLI, "sample", "--target", "funnel", "--chains", "0"], capture_output=True,
+                               text=True)
+    assert completed.returncode == 2
+    cli_message = completed.stderr.strip().removeprefix("fmala: error: ")
+    with pytest.raises(fmala.Error) as raised:
+        fmala.sample(target="funnel", chains=0)
+    assert str(raised.value) == cli_message
+
+
+def test_unknown_option_suggests_name():
+    with pytest.raises(fmala.Error, match="unknown option 'chainz'.*did you mean chains"):
+        fmala.sample(target="funnel", chainz=4)
+
+
+def classification_arrays(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(240, 4, 4))
+    y = (x[:, 0, 0] > 0).astype(np.int64) + (x[:, 1, 1] > 0.5)
+    return x[:200], y[:200], x[200:], y[200:]
+
+
+LOGREG = dict(model="logreg", sampler="mala", chains=4, warmup=60, draws=40, seed=5, predictive_draws=20)
+
+
+@needs_cli
+def test_logreg_arrays_equal_npy_directory(tmp_path):
+    x_train, y_train, x_test, y_test = classification_arrays()
+    data = tmp_path / "npy"
+    data.mkdir()
+    for name, array in [("train_x", x_train), ("train_y", y_train), ("test_x", x_test), ("test_y", y_test)]:
+        np.save(data / f"{name}.npy", array)
+    result = fmala.sample(**LOGREG, train=(x_train, y_train), test=(x_test, y_test), quiet=True)
+    out = run_cli(tmp_path, dict(LOGREG, data=str(data)))
+    assert np.array_equal(result.draws["mala"], np.load(out / "draws-mala.npy"))
+    ours = comparable(result.summary())[0]["metrics"]
+    theirs = comparable(json.load(open(out / "summary.json")))[0]["metrics"]
+    assert ours == theirs
+    assert set(ours) >= {"accuracy", "nll", "ece", "brier"}
+
+
+@needs_cli
+def test_mlp_arrays_equal_table_file(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(120, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=120)
+    table = tmp_path / "data.txt"
+    np.savetxt(table, np.column_stack([x, y]), fmt="%.17g")
+    options = dict(model="mlp", hidden=[8], sampler="mala", chains=4, warmup=60, draws=40, seed=2)
+    result = fmala.sample(**options, train=(x, y), quiet=True)
+    out = run_cli(tmp_path, dict(options, data=str(table)))
+    assert np.array_equal(result.draws["mala"], np.load(out / "draws-mala.npy"))
+
+
+def test_test_probabilities_give_metrics():
+    x_train, y_train, x_test, y_test = classification_arrays()
+    result = fmala.sample(**LOGREG, train=(x_train, y_train), test=(x_test, y_test), quiet=True)
+    p = result.test_probabilities["mala"]
+    assert p.shape == (40, 3)
+    assert np.array_equal(result.test_labels, y_test)
+    metrics = result.summary()["samplers"][0]["metrics"]
+    assert np.mean(p.argmax(axis=1) == y_test) == pytest.approx(metrics["accuracy"], abs=1e-12)
+    nll = -np.mean(np.log(p[np.arange(len(y_test)), y_test]))
+    assert nll == pytest.approx(metrics["nll"], rel=1e-12)
+
+
+def test_nonfinite_feature_names_array():
+    x_train, y_train, _, _ = classification_arrays()
+    x_train[7, 1, 2] = np.nan
+    with pytest.raises(fmala.Error, match="x_train"):
+        fmala.sample(**LOGREG, train=(x_train, y_train))
+
+
+def test_negative_label_names_array():
+    x_train, y_train, _, _ = classification_arrays()
+    y_train[3] = -1
+    with pytest.raises(fmala.Error, match="y_train.*index 3"):
+        fmala.sample(**LOGREG, train=(x_train, y_train))
+
+
+def test_mlp_rejects_test_split():
+    x = np.zeros((20, 2))
+    with pytest.raises(fmala.Error, match="splits the training arrays"):
+        fmala.sample(model="mlp", train=(x, x[:, 0]), test=(x, x[:, 0]))
+
+
+class OnDevice:
+    """An array-like whose DLPack device is a CUDA device."""
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+    def __dlpack__(self, stream=None):
+        raise AssertionError("fmala must not read a device array")
+
+
+def test_device_array_rejected():
+    with pytest.raises(fmala.Error, match="x_train is on a device"):
+        fmala.sample(**LOGREG, train=(OnDevice(), np.zeros(3)))
+
+
+def test_draws_export_through_dlpack():
+    result = fmala.sample(**FUNNEL, quiet=True)
+    draws = result.draws["mala"]
+    view = np.from_dlpack(draws)
+    assert np.shares_memory(view, draws)
+
+
+def test_torch_round_trip():
+    torch = pytest.importorskip("torch")
+    x_train, y_train, x_test, y_test = classification_arrays()
+    from_numpy = fmala.sample(**LOGREG, train=(x_train, y_train), test=(x_test, y_test), quiet=True)
+    from_torch = fmala.sample(**LOGREG, train=(torch.from_numpy(x_train), torch.from_numpy(y_train)),
+                              test=(torch.from_numpy(x_test), torch.from_numpy(y_test)), quiet=True)
+    assert np.array_equal(from_numpy.draws["mala"], from_torch.draws["mala"])
+    tensor = torch.from_dlpack(from_torch.draws["mala"])
+    assert tuple(tensor.shape) == from_torch.draws["mala"].shape
+
+
+def test_jax_round_trip():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    x_train, y_train, x_test, y_test = classification_arrays()
+    from_numpy = fmala.sample(**LOGREG, train=(x_train, y_train), test=(x_test, y_test), quiet=True)
+    from_jax = fmala.sample(**LOGREG, train=(jnp.asarray(x_train), jnp.asarray(y_train)),
+                            test=(jnp.asarray(x_test), jnp.asarray(y_test)), quiet=True)
+    assert np.array_equal(from_numpy.draws["mala"], from_jax.draws["mala"])
+    draws = jnp.from_dlpack(from_jax.draws["mala"])
+    assert np.array_equal(np.asarray(draws), from_jax.draws["mala"])
+
+
+def test_to_arviz_matches_summary():
+    arviz = pytest.importorskip("arviz")
+    result = fmala.sample(**FUNNEL, quiet=True)
+    data = result.to_arviz("mala")
+    assert data.posterior["theta"].shape == (8, 60, 6)
+    assert list(data.posterior["parameter"].values) == result.parameter_names["mala"]
+    rhat = arviz.rhat(data)["theta"].values
+    listed = [p["rhat"] for p in result.summary()["samplers"][0]["parameters"]]
+    assert np.allclose(rhat, listed, rtol=1e-9)
+    with pytest.raises(fmala.Error, match="name one"):
+        result.to_arviz()
+
+
+INTERRUPTED = textwrap.dedent("""
+    import sys, fmala
+    try:
+        fmala.sample(target="funnel", dim=6, sampler="mala", chains=8, warmup=100, draws=2000, thin=500,
+                     seed=3, checkpoint_every=20000, out=sys.argv[1], quiet=True)
+    except KeyboardInterrupt as e:
+        print("interrupted:", e)
+        sys.exit(3)
+""")
+
+
+def test_ctrl_c_stops_and_resume_continues(tmp_path):
+    out = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    checkpoint = out / "checkpoint" / "mala.ckpt"
+    for _ in range(1200):
+        if checkpoint.exists() or child.poll() is not None:
+            break
+        subprocess.run(["sleep", "0.05"])
+    assert checkpoint.exists(), child.communicate()
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 3, stderr
+    assert "interrupted: stopped by SIGINT" in stdout
+    assert "fmala resume" in stdout
+    resumed = fmala.resume(str(out))
+    whole = fmala.sample(target="funnel", dim=6, sampler="mala", chains=8, warmup=100, draws=2000, thin=500,
+                         seed=3, quiet=True)
+    assert np.array_equal(resumed.draws["mala"], whole.draws["mala"])
