@@ -63,18 +63,22 @@ def _arguments(options: Dict[str, Any]) -> List[str]:
 def _host_array(value: Any, name: str) -> np.ndarray:
     """Returns an array-like on the CPU as a C-contiguous float64 NumPy array (a view when possible)."""
     device = getattr(value, "__dlpack_device__", None)
-    if device is not None:
-        kind = device()[0]
-        if kind not in (1, 3):  # kDLCPU, kDLCUDAHost
+    if device is not None and device()[0] not in (1, 3):  # kDLCPU, kDLCUDAHost
+        # The models read their data on the host, so arrays on a GPU are
+        # copied there once, through DLPack's cross-device copy.
+        try:
+            array = np.from_dlpack(value, device="cpu", copy=True)
+        except (TypeError, ValueError, RuntimeError, BufferError, NotImplementedError) as e:
             raise Error(
-                f"{name} is on a device (DLPack device type {kind}), but fmala's models read "
-                "their data on the host. Copy it to the CPU first, e.g. x.cpu() in PyTorch or "
-                "cupy.asnumpy(x)"
-            )
-    try:
-        array = np.from_dlpack(value) if device is not None else np.asarray(value)
-    except (TypeError, RuntimeError, BufferError):
-        array = np.asarray(value)
+                f"{name} is on a device (DLPack device type {device()[0]}) that does not copy itself "
+                f"to the host ({e}); fmala's models read their data on the host. Copy it to the CPU "
+                "first, e.g. x.cpu() in PyTorch or cupy.asnumpy(x)"
+            ) from e
+    else:
+        try:
+            array = np.from_dlpack(value) if device is not None else np.asarray(value)
+        except (TypeError, RuntimeError, BufferError):
+            array = np.asarray(value)
     if array.dtype == object:
         raise Error(f"{name} is not a numeric array (NumPy reads it as dtype object)")
     return np.ascontiguousarray(array, dtype=np.float64)
