@@ -96,6 +96,7 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
   invocation.arguments = arguments;
   invocation.results = &results;
   invocation.stop_on_signals = true;
+  invocation.resume_command = [](const std::string& out) { return "fmala.resume('" + out + "')"; };
   int status = 0;
   {
     CLI::App app{"fmala.sample", "fmala"};

@@ -117,6 +117,8 @@ struct Invocation {
   // SIGINT and SIGTERM stop the run after the current transition also
   // without checkpoints (the run then cannot be resumed).
   bool stop_on_signals = false;
+  // The command that continues a stopped run in `out`; empty: fmala resume OUT.
+  std::function<std::string(const std::string&)> resume_command;
 };
 
 // Runs the samplers and writes the outputs; returns the exit status.

@@ -971,7 +971,8 @@ const char* signal_name(int signal_number) {
 // Reports a run stopped by a signal and returns the exit status 128 + signal,
 // as a shell reports a program the signal ended.
 int report_stop(RunLog& log, const std::string& out, const std::string& sampler, const std::string& where,
-                SampleResults* results = nullptr) {
+                const Invocation& invocation) {
+  SampleResults* results = invocation.results;
   const int signal_number = static_cast<int>(g_stop_signal);
   const Shard& shard = current_shard();
   if (shard.rank() != 0) {
@@ -989,7 +990,8 @@ int report_stop(RunLog& log, const std::string& out, const std::string& sampler,
     return 128 + signal_number;
   }
   const std::string resume =
-      (shard.several() ? fmt::format("mpirun -np {} ", shard.size()) : std::string()) + "fmala resume " + out;
+      (shard.several() ? fmt::format("mpirun -np {} ", shard.size()) : std::string()) +
+      (invocation.resume_command ? invocation.resume_command(out) : "fmala resume " + out);
   const std::string message = std::string("stopped by ") + signal_name(signal_number) + " " + where +
                               "; the state is saved in " + checkpoint_directory(out).string() +
                               ". Continue the run with: " + resume;
@@ -1485,7 +1487,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
       }
       if (checkpoints) {
         if (agree_on_stop(shard)) {
-          return report_stop(log, o.out, name, "before " + label + " started", invocation.results);
+          return report_stop(log, o.out, name, "before " + label + " started", invocation);
         }
         const int64_t total = static_cast<int64_t>(b.warmup) + static_cast<int64_t>(b.draws) * b.thin;
         if (invocation.resume && shard.several()) {
@@ -1539,7 +1541,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
       }
       if (!checkpoints && invocation.stop_on_signals) {
         if (g_stop_signal != 0) {
-          return report_stop(log, "", name, "before " + label + " started", invocation.results);
+          return report_stop(log, "", name, "before " + label + " started", invocation);
         }
         control.stop_requested = [] { return g_stop_signal != 0; };
       }
@@ -1551,7 +1553,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
         return report_stop(log, checkpoints ? o.out : std::string(), name,
                            "after " + std::to_string(stopped.done()) + " of " + std::to_string(stopped.total()) +
                                " transitions of " + label,
-                           invocation.results);
+                           invocation);
       }
     }
     // Rank 0 joins the chains of every process; the others go on to the

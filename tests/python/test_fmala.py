@@ -249,7 +249,7 @@ def test_ctrl_c_stops_and_resume_continues(tmp_path):
     stdout, stderr = child.communicate(timeout=120)
     assert child.returncode == 3, stderr
     assert "interrupted: stopped by SIGINT" in stdout
-    assert "fmala resume" in stdout
+    assert f"Continue the run with: fmala.resume('{out}')" in stdout
     resumed = fmala.resume(str(out))
     whole = fmala.sample(target="funnel", dim=6, sampler="mala", chains=8, warmup=100, draws=2000, thin=500,
                          seed=3, quiet=True)
