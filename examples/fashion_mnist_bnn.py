@@ -108,7 +108,7 @@ def main():
         ax = fig.add_subplot(grid[j // 4, 2 + j % 4])
         ax.imshow(x_test[n], cmap="gray_r")
         top = np.argsort(-p[n])[:2]
-        ax.set_title(f"true {CLASSES[labels[n]]}\n{CLASSES[top[0]]} {p[n, top[0]]:.2f}, "
+        ax.set_title(f"{samplers[0]}, true {CLASSES[labels[n]]}\n{CLASSES[top[0]]} {p[n, top[0]]:.2f}, "
                      f"{CLASSES[top[1]]} {p[n, top[1]]:.2f}", fontsize=7)
         ax.axis("off")
     ax = fig.add_subplot(grid[2, 2:])

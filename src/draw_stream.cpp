@@ -56,6 +56,9 @@ Draws DrawStream::last_in_order() const {
   const size_t d = static_cast<size_t>(dim);
   out.values.resize(static_cast<size_t>(chains) * n * d);
   out.log_density.resize(static_cast<size_t>(chains) * n);
+  if (n == 0) {
+    return out;
+  }
   // The oldest kept draw sits at slot count mod K once the ring has wrapped.
   const int first = count > keep_last ? static_cast<int>(count % keep_last) : 0;
   for (int k = 0; k < chains; ++k) {

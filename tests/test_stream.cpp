@@ -81,6 +81,25 @@ TEST(DrawStream, WelfordMatchesTwoPassStatistics) {
   }
 }
 
+TEST(DrawStream, NoKeptDrawsGiveEmptyLast) {
+  DrawStream stream;
+  StreamSettings settings;
+  settings.keep_last = 0;
+  stream.start(2, 3, settings);
+  Draws one;
+  one.chains = 2;
+  one.draws = 1;
+  one.dim = 3;
+  one.values.assign(6, 1.0);
+  one.log_density.assign(2, -1.0);
+  stream.add(one);
+  stream.add(one);
+  const Draws last = stream.last_in_order();
+  EXPECT_EQ(last.chains, 2);
+  EXPECT_EQ(last.draws, 0);
+  EXPECT_TRUE(last.values.empty());
+}
+
 TEST(StreamRun, TracesAndSummaryMatchTheFullRun) {
   const auto model = make_funnel_model(6);
   RunSettings full = funnel_settings();

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ._core import Error
-from ._core import option_names as _option_names
+from ._core import options_help as _options_help
 from ._core import run as _run
 
 __all__ = ["Error", "Result", "sample", "resume"]
@@ -41,7 +41,7 @@ def _flag(name: str) -> str:
 
 def _arguments(options: Dict[str, Any]) -> List[str]:
     """Turns keyword arguments into the arguments of ``fmala sample``."""
-    known = {name.replace("-", "_") for name in _option_names()}
+    known = {name.replace("-", "_") for name, _ in _options_help()}
     for name in options:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
@@ -76,12 +76,21 @@ def _host_array(value: Any, name: str) -> np.ndarray:
             ) from e
     else:
         try:
-            array = np.from_dlpack(value) if device is not None else np.asarray(value)
+            array = np.from_dlpack(value) if device is not None else _as_numpy(value, name)
         except (TypeError, RuntimeError, BufferError):
-            array = np.asarray(value)
-    if array.dtype == object:
-        raise Error(f"{name} is not a numeric array (NumPy reads it as dtype object)")
+            array = _as_numpy(value, name)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise Error(f"{name} is not a numeric array (NumPy reads it as dtype {array.dtype})")
+    if np.iscomplexobj(array):
+        raise Error(f"{name} has complex values; give real numbers")
     return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _as_numpy(value: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except ValueError as e:
+        raise Error(f"{name} is not a rectangular numeric array ({e})") from e
 
 
 def _pair(value: Any, name: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -170,6 +179,11 @@ def _finish(output: Dict[str, Any]) -> Result:
     return Result(output)
 
 
+# The model of each preset, for turning arrays into its kind of data.
+_PRESET_MODELS = {"paper-regression": "mlp", "paper-logreg": "logreg", "paper-mnist-cnn": "cnn",
+                  "paper-cifar-cnn": "cnn"}
+
+
 def _data_arrays(model: Optional[str], train: Any, test: Any) -> Dict[str, np.ndarray]:
     if train is None:
         if test is not None:
@@ -204,8 +218,8 @@ def _data_arrays(model: Optional[str], train: Any, test: Any) -> Dict[str, np.nd
 def sample(*, train: Any = None, test: Any = None, **options: Any) -> Result:
     """Runs one or more samplers and returns their draws and summary.
 
-    Every keyword but ``train`` and ``test`` is an option of ``fmala sample``
-    (see ``fmala sample --help``): ``target``, ``model``, ``preset``, ``data``,
+    Every keyword but ``train`` and ``test`` is an option of ``fmala sample``,
+    listed below: ``target``, ``model``, ``preset``, ``data``,
     ``sampler`` (a name or a list), ``chains``, ``warmup``, ``draws``,
     ``thin``, ``step_size``, ``seed``, ``out`` (also write the command's
     files there, with checkpoints for ``resume``), ``quiet`` and so on.
@@ -221,10 +235,24 @@ def sample(*, train: Any = None, test: Any = None, **options: Any) -> Result:
     """
     if train is not None and options.get("data") is not None:
         raise Error("give the data as data= or as train=/test= arrays, not both")
-    arrays = _data_arrays(options.get("model"), train, test)
+    model = options.get("model") or _PRESET_MODELS.get(options.get("preset"))
+    if (train is not None or test is not None) and model is None:
+        raise Error("train= and test= are data of model='logreg', 'cnn' or 'mlp' (or a preset); the "
+                    "analytic targets take no data")
+    arrays = _data_arrays(model, train, test)
     arguments = _arguments(options)
     command_line = "fmala.sample " + " ".join(shlex.quote(a) for a in arguments)
     return _finish(_run(arguments, command_line, None, **arrays))
+
+
+def _options_doc() -> str:
+    lines = ["", "    Options (those of ``fmala sample``; dashes become underscores):", ""]
+    for name, description in _options_help():
+        lines.append(f"    ``{name.replace('-', '_')}``: {description}")
+    return "\n".join(lines) + "\n"
+
+
+sample.__doc__ = (sample.__doc__ or "") + _options_doc()
 
 
 def resume(directory: str, *, train: Any = None, test: Any = None, model: Optional[str] = None) -> Result:

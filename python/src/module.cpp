@@ -7,6 +7,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
@@ -96,7 +97,15 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
   invocation.arguments = arguments;
   invocation.results = &results;
   invocation.stop_on_signals = true;
-  invocation.resume_command = [](const std::string& out) { return "fmala.resume('" + out + "')"; };
+  std::string array_arguments;
+  if (table) {
+    array_arguments = ", model='mlp', train=(x, y)";
+  } else if (x_train) {
+    array_arguments = x_test ? ", train=(x, y), test=(x, y)" : ", train=(x, y)";
+  }
+  invocation.resume_command = [array_arguments](const std::string& out) {
+    return "fmala.resume('" + out + "'" + array_arguments + ")";
+  };
   int status = 0;
   {
     CLI::App app{"fmala.sample", "fmala"};
@@ -146,18 +155,21 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
   return out;
 }
 
-// The long names of the options of `fmala sample`, without the dashes.
-std::vector<std::string> option_names() {
+// The options of `fmala sample` as (long name without dashes, description)
+// pairs, --help left out.
+std::vector<std::pair<std::string, std::string>> options_help() {
   CLI::App app{"fmala.sample", "fmala"};
   fmala::cli::SampleOptions options;
   fmala::cli::add_sample_options(app, options);
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, std::string>> out;
   for (const CLI::Option* option : app.get_options()) {
     for (const std::string& name : option->get_lnames()) {
-      names.push_back(name);
+      if (name != "help") {
+        out.emplace_back(name, option->get_description());
+      }
     }
   }
-  return names;
+  return out;
 }
 
 }  // namespace
@@ -165,7 +177,7 @@ std::vector<std::string> option_names() {
 NB_MODULE(_core, m) {
   m.doc() = "fmala's C++ core: runs the sample and resume commands in this process.";
   nb::exception<fmala::Error>(m, "Error", PyExc_ValueError);
-  m.def("option_names", &option_names, "The long names of the options of `fmala sample`.");
+  m.def("options_help", &options_help, "The options of `fmala sample`: (name, description) pairs.");
   m.def("run", &run, nb::arg("arguments"), nb::arg("command_line"), nb::arg("resume").none() = nb::none(),
         nb::arg("x_train").none() = nb::none(), nb::arg("y_train").none() = nb::none(),
         nb::arg("x_test").none() = nb::none(), nb::arg("y_test").none() = nb::none(),

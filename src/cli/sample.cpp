@@ -1003,6 +1003,48 @@ int report_stop(RunLog& log, const std::string& out, const std::string& sampler,
   return 128 + signal_number;
 }
 
+// The kind of in-memory data of a run, as checkpoint/arrays records it:
+// "train", "train,test" or "table"; empty for data read from files.
+std::string array_kind(const SampleOptions& o) {
+  if (!o.arrays) {
+    return "";
+  }
+  if (o.arrays->table) {
+    return "table";
+  }
+  return o.arrays->test ? "train,test" : "train";
+}
+
+// Checks that a resumed run gets data of the kind it started with: arrays
+// are not in the command file, so a caller in the same process passes them
+// again.
+void check_resumed_arrays(const SampleOptions& o, const std::filesystem::path& file) {
+  std::string started;
+  if (std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    std::getline(in, started);
+  }
+  const std::string now = array_kind(o);
+  if (started == now) {
+    return;
+  }
+  const auto arguments = [](const std::string& kind) {
+    if (kind == "table") {
+      return std::string("model='mlp', train=(x, y)");
+    }
+    return kind == "train" ? std::string("train=(x, y)") : std::string("train=(x, y), test=(x, y)");
+  };
+  if (started.empty()) {
+    throw make_error(o.out, "its run read its data from files, but arrays were given to resume it",
+                     "Resume it without arrays");
+  }
+  throw make_error(o.out,
+                   "its run's data were arrays given from Python (" + arguments(started) + "), " +
+                       (now.empty() ? std::string("but none were given now")
+                                    : "but now " + arguments(now) + " were given"),
+                   "Pass the same arrays again: fmala.resume('" + o.out + "', " + arguments(started) + ")");
+}
+
 // A job of several processes needs a chain for each, and every process must
 // run its slice in the same number of --chain-batch batches, because they
 // meet once per transition.
@@ -1334,6 +1376,9 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   if (o.predictive_draws < 1) {
     throw make_error("--predictive-draws", "must be at least 1, got " + std::to_string(o.predictive_draws));
   }
+  if (invocation.resume && !o.no_checkpoint && !o.out.empty()) {
+    check_resumed_arrays(o, checkpoint_directory(o.out) / "arrays");
+  }
   std::string data_note;
   double data_bytes = 0;
   std::unique_ptr<Model> model = build_model(o, &data_note, &data_bytes);
@@ -1419,6 +1464,9 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     }
     write_command_file(checkpoint_dir, invocation);
     io::write_file_atomic(processes_file.string(), std::to_string(shard.size()) + "\n");
+    if (o.arrays) {
+      io::write_file_atomic((checkpoint_dir / "arrays").string(), array_kind(o) + "\n");
+    }
   }
   shard.barrier();
   if (!o.out.empty() && lead) {
@@ -1613,8 +1661,11 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     if (invocation.results) {
       SampleResults::Sampler kept;
       kept.name = summaries.back().sampler;
-      kept.predictive = s.stream.enabled ? model->test_predictive(run->stream.last_in_order())
-                                         : model->test_predictive(run->draws);
+      if (!s.stream.enabled) {
+        kept.predictive = model->test_predictive(run->draws);
+      } else if (s.stream.keep_last > 0) {
+        kept.predictive = model->test_predictive(run->stream.last_in_order());
+      }
       // The shape stays behind for summary.json.
       kept.draws = std::move(run->draws);
       kept.columns = std::move(names);

@@ -144,6 +144,44 @@ def test_test_probabilities_give_metrics():
     assert nll == pytest.approx(metrics["nll"], rel=1e-12)
 
 
+def test_stream_on_target_keeps_traces():
+    result = fmala.sample(target="gaussian", dim=30, stream=True, monitor=[0, 7], sampler="mala", chains=4,
+                          warmup=20, draws=10, quiet=True)
+    assert result.draws["mala"].shape == (4, 10, 2)
+    assert result.parameter_names["mala"] == ["theta[0]", "theta[7]"]
+    assert result.test_probabilities == {}
+
+
+def test_arrays_need_a_model():
+    x = np.zeros((20, 2))
+    with pytest.raises(fmala.Error, match="analytic targets take no data"):
+        fmala.sample(target="funnel", train=(x, x[:, 0]))
+
+
+def test_preset_takes_arrays():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(60, 1))
+    y = np.sin(3 * x[:, 0]) + 0.1 * rng.normal(size=60)
+    result = fmala.sample(preset="paper-regression", train=(x, y), sampler="mala", chains=2, warmup=10, draws=5,
+                          quiet=True)
+    assert result.draws["mala"].shape == (2, 5, 40701)
+
+
+def test_ragged_and_complex_arrays_named():
+    _, y_train, _, _ = classification_arrays()
+    with pytest.raises(fmala.Error, match="x_train is not a rectangular numeric array"):
+        fmala.sample(**LOGREG, train=([[1.0, 2.0], [3.0]], y_train[:2]))
+    with pytest.raises(fmala.Error, match="x_train has complex values"):
+        fmala.sample(**LOGREG, train=(np.ones((4, 2), dtype=complex), y_train[:4]))
+    with pytest.raises(fmala.Error, match="x_train is not a numeric array"):
+        fmala.sample(**LOGREG, train=(np.array([["a", "b"]]), y_train[:1]))
+
+
+def test_docstring_lists_every_option():
+    assert "``chains``: Number of chains" in fmala.sample.__doc__
+    assert "``adapt_per_chain``" in fmala.sample.__doc__
+
+
 def test_nonfinite_feature_names_array():
     x_train, y_train, _, _ = classification_arrays()
     x_train[7, 1, 2] = np.nan
@@ -250,7 +288,55 @@ def test_ctrl_c_stops_and_resume_continues(tmp_path):
     assert child.returncode == 3, stderr
     assert "interrupted: stopped by SIGINT" in stdout
     assert f"Continue the run with: fmala.resume('{out}')" in stdout
+    with pytest.raises(fmala.Error, match="read its data from files, but arrays were given"):
+        fmala.resume(str(out), train=(np.zeros((4, 2)), np.zeros(4)), model="logreg")
     resumed = fmala.resume(str(out))
     whole = fmala.sample(target="funnel", dim=6, sampler="mala", chains=8, warmup=100, draws=2000, thin=500,
                          seed=3, quiet=True)
     assert np.array_equal(resumed.draws["mala"], whole.draws["mala"])
+
+
+INTERRUPTED_ARRAYS = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import fmala
+    x = np.load(sys.argv[2])
+    y = np.load(sys.argv[3])
+    try:
+        fmala.sample(model="logreg", train=(x[:200], y[:200]), test=(x[200:], y[200:]), sampler="mala",
+                     chains=2, warmup=50, draws=100, thin=10, seed=3, checkpoint_every=200,
+                     predictive_draws=20, out=sys.argv[1], quiet=True)
+    except KeyboardInterrupt as e:
+        print("interrupted:", e)
+        sys.exit(3)
+""")
+
+
+def test_resume_of_array_run_needs_the_arrays(tmp_path):
+    x_train, y_train, x_test, y_test = classification_arrays()
+    x = np.concatenate([x_train, x_test])
+    y = np.concatenate([y_train, y_test])
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-c", INTERRUPTED_ARRAYS, str(out), str(tmp_path / "x.npy"),
+                              str(tmp_path / "y.npy")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = out / "checkpoint" / "mala.ckpt"
+    for _ in range(1200):
+        if checkpoint.exists() or child.poll() is not None:
+            break
+        subprocess.run(["sleep", "0.05"])
+    assert checkpoint.exists(), child.communicate()
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 3, stderr
+    assert f"fmala.resume('{out}', train=(x, y), test=(x, y))" in stdout
+    with pytest.raises(fmala.Error, match="data were arrays given from Python.*but none were given"):
+        fmala.resume(str(out))
+    with pytest.raises(fmala.Error, match="but now train=\\(x, y\\) were given"):
+        fmala.resume(str(out), train=(x_train, y_train))
+    resumed = fmala.resume(str(out), train=(x_train, y_train), test=(x_test, y_test))
+    whole = fmala.sample(model="logreg", train=(x_train, y_train), test=(x_test, y_test), sampler="mala",
+                         chains=2, warmup=50, draws=100, thin=10, seed=3, predictive_draws=20, quiet=True)
+    assert np.array_equal(resumed.draws["mala"], whole.draws["mala"])
+    assert resumed.summary()["samplers"][0]["metrics"] == whole.summary()["samplers"][0]["metrics"]
