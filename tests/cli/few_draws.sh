@@ -11,7 +11,9 @@ trap 'rm -rf "$work"' EXIT
   --out "$work/run"
 
 # The NetCDF files are read through the netCDF C library that fmala links.
-netcdf_library=$(ldd "$fmala" | awk '/libnetcdf/ { print $3; exit }')
+# awk reads all of ldd's output: leaving early would end ldd with SIGPIPE,
+# which pipefail turns into a failure.
+netcdf_library=$(ldd "$fmala" | awk '/libnetcdf/ && !found { print $3; found = 1 }')
 
 python3 - "$work/run" "$netcdf_library" <<'PY'
 import ctypes, ctypes.util, json, os, struct, sys
