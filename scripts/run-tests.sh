@@ -3,7 +3,7 @@
 # back end is compiled and linked for sm_80 and sm_90 whenever nvcc is found,
 # with warnings as errors) and runs every test; GPU tests skip without a device.
 # Then a CPU-only build with AddressSanitizer and UndefinedBehaviorSanitizer
-# runs the unit and command-line tests.
+# runs the unit, command-line and MPI tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -29,4 +29,4 @@ echo "== Sanitizer build (CPU back end)"
   -DFMALA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== Sanitizer tests"
 OMP_WAIT_POLICY=passive ASAN_OPTIONS=detect_leaks=0 \
-  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -L "unit|cli"
+  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -L "unit|cli|mpi"

@@ -80,6 +80,9 @@ class Unpacker {
     if (n > bytes_.size() - at_) {
       fail();
     }
+    if (n == 0) {
+      return;  // an empty vector's data() may be null, which memcpy does not take
+    }
     std::memcpy(to, bytes_.data() + at_, n);
     at_ += n;
   }
