@@ -94,8 +94,8 @@ void add_sample_options(CLI::App& app, SampleOptions& options);
 
 // The start of a run: its arguments after `sample` (kept in the checkpoint's
 // command file) and whether it continues the checkpoint in --out.
-// What a run gives back to a caller in the same process (the Python package)
-// besides its files.
+// The results a run returns to a caller in the same process (the Python
+// package), besides its files.
 struct SampleResults {
   struct Sampler {
     std::string name;

@@ -262,6 +262,21 @@ def test_to_arviz_matches_summary():
         result.to_arviz()
 
 
+def interrupt_after_checkpoint(arguments, checkpoint):
+    """Starts a Python child, sends it SIGINT once `checkpoint` exists, and returns its stdout."""
+    child = subprocess.Popen([sys.executable, "-c", *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    for _ in range(1200):
+        if checkpoint.exists() or child.poll() is not None:
+            break
+        subprocess.run(["sleep", "0.05"])
+    assert checkpoint.exists(), child.communicate()
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 3, stderr
+    return stdout
+
+
 INTERRUPTED = textwrap.dedent("""
     import sys, fmala
     try:
@@ -275,17 +290,7 @@ INTERRUPTED = textwrap.dedent("""
 
 def test_ctrl_c_stops_and_resume_continues(tmp_path):
     out = tmp_path / "run"
-    child = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(out)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    checkpoint = out / "checkpoint" / "mala.ckpt"
-    for _ in range(1200):
-        if checkpoint.exists() or child.poll() is not None:
-            break
-        subprocess.run(["sleep", "0.05"])
-    assert checkpoint.exists(), child.communicate()
-    child.send_signal(signal.SIGINT)
-    stdout, stderr = child.communicate(timeout=120)
-    assert child.returncode == 3, stderr
+    stdout = interrupt_after_checkpoint([INTERRUPTED, str(out)], out / "checkpoint" / "mala.ckpt")
     assert "interrupted: stopped by SIGINT" in stdout
     assert f"Continue the run with: fmala.resume('{out}')" in stdout
     with pytest.raises(fmala.Error, match="read its data from files, but arrays were given"):
@@ -304,7 +309,7 @@ INTERRUPTED_ARRAYS = textwrap.dedent("""
     y = np.load(sys.argv[3])
     try:
         fmala.sample(model="logreg", train=(x[:200], y[:200]), test=(x[200:], y[200:]), sampler="mala",
-                     chains=2, warmup=50, draws=100, thin=10, seed=3, checkpoint_every=200,
+                     chains=2, warmup=50, draws=100, thin=1000, seed=3, checkpoint_every=200,
                      predictive_draws=20, out=sys.argv[1], quiet=True)
     except KeyboardInterrupt as e:
         print("interrupted:", e)
@@ -319,17 +324,8 @@ def test_resume_of_array_run_needs_the_arrays(tmp_path):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
     out = tmp_path / "run"
-    child = subprocess.Popen([sys.executable, "-c", INTERRUPTED_ARRAYS, str(out), str(tmp_path / "x.npy"),
-                              str(tmp_path / "y.npy")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    checkpoint = out / "checkpoint" / "mala.ckpt"
-    for _ in range(1200):
-        if checkpoint.exists() or child.poll() is not None:
-            break
-        subprocess.run(["sleep", "0.05"])
-    assert checkpoint.exists(), child.communicate()
-    child.send_signal(signal.SIGINT)
-    stdout, stderr = child.communicate(timeout=120)
-    assert child.returncode == 3, stderr
+    stdout = interrupt_after_checkpoint([INTERRUPTED_ARRAYS, str(out), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+                                        out / "checkpoint" / "mala.ckpt")
     assert f"fmala.resume('{out}', train=(x, y), test=(x, y))" in stdout
     with pytest.raises(fmala.Error, match="data were arrays given from Python.*but none were given"):
         fmala.resume(str(out))
@@ -337,6 +333,6 @@ def test_resume_of_array_run_needs_the_arrays(tmp_path):
         fmala.resume(str(out), train=(x_train, y_train))
     resumed = fmala.resume(str(out), train=(x_train, y_train), test=(x_test, y_test))
     whole = fmala.sample(model="logreg", train=(x_train, y_train), test=(x_test, y_test), sampler="mala",
-                         chains=2, warmup=50, draws=100, thin=10, seed=3, predictive_draws=20, quiet=True)
+                         chains=2, warmup=50, draws=100, thin=1000, seed=3, predictive_draws=20, quiet=True)
     assert np.array_equal(resumed.draws["mala"], whole.draws["mala"])
     assert resumed.summary()["samplers"][0]["metrics"] == whole.summary()["samplers"][0]["metrics"]
