@@ -71,6 +71,27 @@ struct InitialTangent {
   }
 };
 
+struct CurvatureTangentChain {
+  ChainBuffers b;
+  StepContext ctx;
+  int m;
+  bool at_proposal;
+  __device__ void operator()(int k) const { draw_curvature_tangent(b, ctx, k, m, at_proposal); }
+};
+
+struct AddCurvatureChain {
+  ChainBuffers b;
+  bool at_proposal;
+  __device__ void operator()(int k) const { add_curvature(b, k, at_proposal); }
+};
+
+struct FinishCurvatureChain {
+  ChainBuffers b;
+  SamplerOptions options;
+  bool at_proposal;
+  __device__ void operator()(int k) const { finish_curvature(b, options, k, at_proposal); }
+};
+
 struct FinishAdaptation {
   ChainBuffers b;
   __device__ void operator()(int k) const { b.step_size[k] = b.adapt[k].final_step(); }
@@ -185,6 +206,10 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
   scalars_ = DeviceArray<Real>(c * kScalarBuffers, stream_.get());
   counts_ = DeviceArray<int64_t>(c * kCounterBuffers, stream_.get());
   lay_out_buffers(b_, options_, chains_, dim_, matrices_.data(), scalars_.data(), counts_.data());
+  if (has_curvature_tangents(options_)) {
+    curvature_scratch_ = DeviceArray<Real>(c * kCurvatureScalarBuffers, stream_.get());
+    lay_out_curvature_scratch(b_, options_, chains_, curvature_scratch_.data());
+  }
 
   if (mala) {
     bool needs_scratch = false;
@@ -199,7 +224,7 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
 
 size_t CudaEngine::device_bytes() const {
   return scales_.bytes() + matrices_.bytes() + scalars_.bytes() + counts_.bytes() + adapt_.bytes() +
-         scratch_.bytes();
+         scratch_.bytes() + curvature_scratch_.bytes();
 }
 
 // ---- launches and copies ------------------------------------------------------------------
@@ -273,6 +298,12 @@ void CudaEngine::initialize(const std::vector<Real>& theta0) {
   } else if (is_forward(options_.kind) && options_.persistent) {
     for_each_chain(InitialTangent{b_, seed_, first_chain_}, "initial tangent");
     jet(b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
+    StepContext init;
+    init.options = options_;
+    init.seed = seed_;
+    init.step = -1;
+    init.first_chain = first_chain_;
+    average_curvature(init, false);
   } else {
     jet(b_.theta, nullptr, 0, b_.f, nullptr, nullptr);
   }
@@ -334,10 +365,26 @@ void CudaEngine::step(const StepContext& ctx, bool adapting) {
   if (needs_current_jet(options_)) {
     for_each_chain(PrepareChain{b, ctx}, "phase_prepare");
     evaluate_current();
+    average_curvature(ctx, false);
   }
   for_each_chain(ProposeChain{b, ctx}, "phase_propose");
   evaluate_proposal();
+  average_curvature(ctx, true);
   for_each_chain(AcceptChain{b, ctx, adapting}, "phase_accept");
+}
+
+void CudaEngine::average_curvature(const StepContext& ctx, bool at_proposal) {
+  if (!has_curvature_tangents(options_)) {
+    return;
+  }
+  const ChainBuffers b = b_;
+  const Real* at = at_proposal ? b_.theta_prop : b_.theta;
+  for (int m = 2; m <= options_.curvature_tangents; ++m) {
+    for_each_chain(CurvatureTangentChain{b, ctx, m, at_proposal}, "curvature tangent");
+    jet(at, b_.curvature_tangent, 2, b_.curvature_f, b_.curvature_d, b_.curvature_h);
+    for_each_chain(AddCurvatureChain{b, at_proposal}, "curvature sum");
+  }
+  for_each_chain(FinishCurvatureChain{b, options_, at_proposal}, "curvature mean");
 }
 
 // L leapfrog steps along one tangent, as CpuEngine::step_line_hmc: L + 1 jets.

@@ -57,6 +57,8 @@ class CudaEngine {
   void gradient(const Real* theta, Real* f, Real* g);
   void evaluate_current();
   void evaluate_proposal();
+  // As CpuEngine::average_curvature.
+  void average_curvature(const StepContext& ctx, bool at_proposal);
   void step_line_hmc(const StepContext& ctx, bool adapting);
   // Copies n values from the device to the host and waits for the copy.
   template <class T>
@@ -77,6 +79,7 @@ class CudaEngine {
   DeviceArray<int64_t> counts_;  // accepted, non-finite and floor counts, (C) each
   DeviceArray<DualAveraging> adapt_;
   DeviceArray<Real> scratch_;  // (C, D) unit vectors for targets without a gradient()
+  DeviceArray<Real> curvature_scratch_;  // (C) × kCurvatureScalarBuffers, PC samplers with M > 1
   DeviceTarget target_;
   ChainBuffers b_;
   std::vector<Real> host_theta_;  // (C, D) staging for record()

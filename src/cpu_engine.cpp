@@ -22,6 +22,10 @@ CpuEngine::CpuEngine(const Model& model, const SamplerOptions& options, int chai
   scalars_.assign(c * kScalarBuffers, Real(0));
   counts_.assign(c * kCounterBuffers, 0);
   lay_out_buffers(b_, options_, chains_, dim_, matrices_.data(), scalars_.data(), counts_.data());
+  if (has_curvature_tangents(options_)) {
+    curvature_scratch_.assign(c * kCurvatureScalarBuffers, Real(0));
+    lay_out_curvature_scratch(b_, options_, chains_, curvature_scratch_.data());
+  }
 }
 
 void CpuEngine::initialize(const std::vector<Real>& theta0) {
@@ -36,6 +40,12 @@ void CpuEngine::initialize(const std::vector<Real>& theta0) {
       unit_tangent(stream, dim_, b_.tangent + static_cast<size_t>(k) * dim_);
     }
     model_.jet(chains_, b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
+    StepContext init;
+    init.options = options_;
+    init.seed = seed_;
+    init.step = -1;
+    init.first_chain = first_chain_;
+    average_curvature(init, false);
   } else {
     model_.jet(chains_, b_.theta, nullptr, 0, b_.f, nullptr, nullptr);
   }
@@ -96,15 +106,38 @@ void CpuEngine::step(const StepContext& ctx, bool adapting) {
       phase_prepare(b, ctx, k);
     }
     evaluate_current();
+    average_curvature(ctx, false);
   }
 #pragma omp parallel for schedule(static) if (parallel_)
   for (int k = 0; k < chains_; ++k) {
     phase_propose(b, ctx, k);
   }
   evaluate_proposal();
+  average_curvature(ctx, true);
 #pragma omp parallel for schedule(static) if (parallel_)
   for (int k = 0; k < chains_; ++k) {
     phase_accept(b, ctx, k, adapting);
+  }
+}
+
+void CpuEngine::average_curvature(const StepContext& ctx, bool at_proposal) {
+  if (!has_curvature_tangents(options_)) {
+    return;
+  }
+  const ChainBuffers b = b_;
+  const Real* at = at_proposal ? b_.theta_prop : b_.theta;
+  for (int m = 2; m <= options_.curvature_tangents; ++m) {
+#pragma omp parallel for schedule(static) if (parallel_)
+    for (int k = 0; k < chains_; ++k) {
+      draw_curvature_tangent(b, ctx, k, m, at_proposal);
+    }
+    model_.jet(chains_, at, b_.curvature_tangent, 2, b_.curvature_f, b_.curvature_d, b_.curvature_h);
+    for (int k = 0; k < chains_; ++k) {
+      add_curvature(b, k, at_proposal);
+    }
+  }
+  for (int k = 0; k < chains_; ++k) {
+    finish_curvature(b, options_, k, at_proposal);
   }
 }
 

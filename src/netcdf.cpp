@@ -314,6 +314,7 @@ void write_sample_stats(const TemporaryDataset& file, const SamplerRun& run) {
   g.integer("uncached", s.options.uncached ? 1 : 0);
   g.text("pc_form", s.options.pc_form == PcForm::reference ? "reference" : "paper");
   g.number("curvature_floor", s.options.curvature_floor);
+  g.integer("curvature_tangents", s.options.curvature_tangents);
   g.number("acceptance_rate", run.acceptance_rate);
   g.number("accept_prob", run.accept_prob);
   g.integer("nonfinite_rejections", run.nonfinite_rejections);

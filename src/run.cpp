@@ -94,6 +94,23 @@ void validate(const RunSettings& s, int dim) {
       throw make_error("--jitter", "applies to line-hmc only, not " + name);
     }
   }
+  if (s.options.curvature_tangents != defaults.curvature_tangents) {
+    if (!is_preconditioned(kind)) {
+      throw make_error("--curvature-tangents", "applies to pc-fmala and pc-line-fmala only, not " + name);
+    }
+    if (s.options.curvature_tangents < 1 || s.options.curvature_tangents > kMaxCurvatureTangents) {
+      throw make_error("--curvature-tangents",
+                       "must lie between 1 and " + std::to_string(kMaxCurvatureTangents) + ", got " +
+                           std::to_string(s.options.curvature_tangents),
+                       "Use 1 for the curvature along the proposal's tangent alone, or a few, such as 4");
+    }
+    if (s.options.curvature_tangents > 1 && dim > kMaxCurvatureDim) {
+      throw make_error("--curvature-tangents",
+                       "supports models of up to " + std::to_string(kMaxCurvatureDim) +
+                           " parameters, and this one has " + std::to_string(dim),
+                       "Use --curvature-tangents 1");
+    }
+  }
   if (!(s.options.curvature_floor >= 0)) {
     throw make_error("--curvature-floor", "must be 0 or more");
   }

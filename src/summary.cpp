@@ -218,6 +218,7 @@ std::string summary_json_text(const Model& model,
     settings["uncached"] = st.options.uncached;
     settings["pc_form"] = st.options.pc_form == PcForm::reference ? "reference" : "paper";
     settings["curvature_floor"] = st.options.curvature_floor;
+    settings["curvature_tangents"] = st.options.curvature_tangents;
     j["settings"] = settings;
     j["acceptance_rate"] = number(r.acceptance_rate);
     j["accept_prob"] = number(r.accept_prob);

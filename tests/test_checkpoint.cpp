@@ -117,6 +117,13 @@ std::vector<Case> cases() {
   persistent.kind = SamplerKind::pc_fmala;
   persistent.persistent = true;
   all.push_back({"pc-fmala --persistent", persistent});
+  SamplerOptions persistent_tangents = persistent;
+  persistent_tangents.curvature_tangents = 3;
+  all.push_back({"pc-fmala --persistent --curvature-tangents 3", persistent_tangents});
+  SamplerOptions line_tangents;
+  line_tangents.kind = SamplerKind::pc_line_fmala;
+  line_tangents.curvature_tangents = 3;
+  all.push_back({"pc-line-fmala --curvature-tangents 3", line_tangents});
   SamplerOptions jittered;
   jittered.kind = SamplerKind::line_hmc;
   jittered.leapfrog_steps = 3;

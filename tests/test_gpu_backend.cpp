@@ -128,11 +128,15 @@ std::unique_ptr<fmala::Model> make_target(const std::string& name) {
 struct ParityCase {
   std::string target;
   SamplerKind kind;
+  int curvature_tangents = 1;
 };
 
 // Names the case in ctest and failure messages instead of printing its bytes.
 void PrintTo(const ParityCase& c, std::ostream* os) {
   *os << c.target << " / " << fmala::sampler_name(c.kind);
+  if (c.curvature_tangents > 1) {
+    *os << " --curvature-tangents " << c.curvature_tangents;
+  }
 }
 
 std::string case_name(const testing::TestParamInfo<ParityCase>& info) {
@@ -146,6 +150,9 @@ std::string case_name(const testing::TestParamInfo<ParityCase>& info) {
     }
     name += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(ch))) : ch;
     upper = false;
+  }
+  if (info.param.curvature_tangents > 1) {
+    name += "CurvatureTangents" + std::to_string(info.param.curvature_tangents);
   }
   return name;
 }
@@ -211,6 +218,7 @@ TEST_P(CudaParity, MatchesCpuFromSameSeed) {
   const int steps = 100;
   fmala::RunSettings settings;
   settings.options.kind = param.kind;
+  settings.options.curvature_tangents = param.curvature_tangents;
   settings.chains = chains;
   settings.warmup = 0;
   settings.draws = steps;
@@ -291,7 +299,9 @@ INSTANTIATE_TEST_SUITE_P(OtherTargets, CudaParity,
                          testing::Values(ParityCase{"ScaledGaussian", SamplerKind::mala},
                                          ParityCase{"ScaledGaussian", SamplerKind::pc_fmala},
                                          ParityCase{"Rosenbrock", SamplerKind::line_fmala},
-                                         ParityCase{"Rosenbrock", SamplerKind::mala}),
+                                         ParityCase{"Rosenbrock", SamplerKind::mala},
+                                         ParityCase{"ScaledGaussian", SamplerKind::pc_fmala, 4},
+                                         ParityCase{"Funnel", SamplerKind::pc_line_fmala, 4}),
                          case_name);
 
 // ---- adaptation and sampling on the device -----------------------------------------------------

@@ -215,6 +215,87 @@ TEST(RunSampler, PerChainAdaptationIndependentOfChainCount) {
   EXPECT_EQ(small.draws.at(1, 19)[3], large.draws.at(1, 19)[3]);
 }
 
+// Extra curvature tangents come from their own streams: distinct for each m,
+// fresh at θ* where u* is fresh (PC-FMALA), the same as at θ where the reverse
+// move keeps u (PC-Line-FMALA, --aligned).
+TEST(CurvatureTangents, StreamsFollowTheReverseTangent) {
+  const int dim = 7;
+  std::vector<Real> tangent(dim);
+  fmala::ChainBuffers b;
+  b.chains = 1;
+  b.dim = dim;
+  b.curvature_tangent = tangent.data();
+  fmala::StepContext ctx;
+  ctx.seed = 5;
+  ctx.step = 12;
+  ctx.first_chain = 3;
+  const auto draw = [&](SamplerKind kind, bool aligned, int m, bool at_proposal) {
+    ctx.options.kind = kind;
+    ctx.options.aligned = aligned;
+    ctx.options.curvature_tangents = 4;
+    fmala::draw_curvature_tangent(b, ctx, 0, m, at_proposal);
+    return tangent;
+  };
+  // Tangent m = 3 at θ is the second vector of chain 3's curvature block.
+  fmala::Stream expected_stream(5, 3, 12, fmala::Draw::curvature,
+                                uint64_t(1) << fmala::kCurvatureTangentShift);
+  std::vector<Real> expected(dim);
+  fmala::unit_tangent(expected_stream, dim, expected.data());
+  EXPECT_EQ(draw(SamplerKind::pc_fmala, false, 3, false), expected);
+
+  EXPECT_NE(draw(SamplerKind::pc_fmala, false, 2, false), expected);
+  EXPECT_NE(draw(SamplerKind::pc_fmala, false, 3, true), expected);
+  EXPECT_EQ(draw(SamplerKind::pc_line_fmala, false, 3, true), expected);
+  EXPECT_EQ(draw(SamplerKind::pc_fmala, true, 3, true), expected);
+}
+
+// On an isotropic Gaussian every direction has curvature −1, so averaging
+// over several tangents changes κ by rounding only: the draws agree with the
+// single-tangent sampler's, and each extra tangent costs one more jet at θ
+// and one at θ*. On scales (1, 3) the mean over tangents is another κ.
+TEST(CurvatureTangents, AverageOfEqualCurvaturesKeepsTheDraws) {
+  for (SamplerKind kind : {SamplerKind::pc_fmala, SamplerKind::pc_line_fmala}) {
+    SCOPED_TRACE(std::string(fmala::sampler_name(kind)));
+    const auto model = fmala::make_gaussian_model(5, 0.0);
+    fmala::RunSettings s;
+    s.options.kind = kind;
+    s.chains = 3;
+    s.warmup = 10;
+    s.draws = 40;
+    s.step_size = 0.8;
+    const fmala::SamplerRun one = fmala::run_sampler(*model, s);
+    s.options.curvature_tangents = 4;
+    const fmala::SamplerRun four = fmala::run_sampler(*model, s);
+    EXPECT_EQ(four.evaluations, one.evaluations * 4);
+    EXPECT_EQ(four.acceptance_rate, one.acceptance_rate);
+    for (size_t i = 0; i < one.draws.values.size(); ++i) {
+      ASSERT_NEAR(four.draws.values[i], one.draws.values[i], 1e-12) << "value " << i;
+    }
+
+    const auto scaled = fmala::make_gaussian_model(2, 0.0, {1.0, 3.0});
+    s.options.curvature_tangents = 1;
+    const fmala::SamplerRun single = fmala::run_sampler(*scaled, s);
+    s.options.curvature_tangents = 4;
+    const fmala::SamplerRun mean = fmala::run_sampler(*scaled, s);
+    EXPECT_NE(single.draws.values, mean.draws.values);
+  }
+}
+
+TEST(Validate, CurvatureTangentsOnlyForPreconditionedSamplers) {
+  fmala::RunSettings s;
+  s.options.kind = SamplerKind::fmala;
+  s.options.curvature_tangents = 4;
+  EXPECT_THROW(fmala::validate(s, 3), fmala::Error);
+  s.options.kind = SamplerKind::pc_line_fmala;
+  EXPECT_NO_THROW(fmala::validate(s, 3));
+  s.options.curvature_tangents = fmala::kMaxCurvatureTangents;
+  EXPECT_NO_THROW(fmala::validate(s, 3));
+  s.options.curvature_tangents = fmala::kMaxCurvatureTangents + 1;
+  EXPECT_THROW(fmala::validate(s, 3), fmala::Error);
+  s.options.curvature_tangents = 0;
+  EXPECT_THROW(fmala::validate(s, 3), fmala::Error);
+}
+
 TEST(Validate, RejectsOptionsOfOtherSamplers) {
   fmala::RunSettings s;
   s.options.kind = SamplerKind::line_fmala;

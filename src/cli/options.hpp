@@ -52,6 +52,7 @@ struct SampleOptions {
   bool uncached = false;
   std::string pc_form = "paper";
   double curvature_floor = 1e-6;
+  int curvature_tangents = 1;  // pc-fmala, pc-line-fmala
   std::optional<int> leapfrog_steps;  // line-hmc; unset: SamplerOptions' default
   std::optional<double> jitter;       // line-hmc; unset: 0
   // MLP

@@ -663,6 +663,8 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim, const S
   require_some(o.persistent, "--persistent", {SamplerKind::fmala, SamplerKind::pc_fmala});
   require_some(o.uncached, "--uncached", {SamplerKind::mala});
   require_some(o.pc_form == "reference", "--pc-form", {SamplerKind::pc_fmala});
+  require_some(o.curvature_tangents != 1, "--curvature-tangents",
+               {SamplerKind::pc_fmala, SamplerKind::pc_line_fmala});
   require_some(o.leapfrog_steps.has_value(), "--leapfrog-steps", {SamplerKind::line_hmc});
   require_some(o.jitter.has_value(), "--jitter", {SamplerKind::line_hmc});
 
@@ -690,6 +692,9 @@ std::vector<RunSettings> build_settings(const SampleOptions& o, int dim, const S
     s.options.uncached = o.uncached && *kind == SamplerKind::mala;
     s.options.pc_form = o.pc_form == "reference" ? PcForm::reference : PcForm::paper;
     s.options.curvature_floor = o.curvature_floor;
+    if (is_preconditioned(*kind)) {
+      s.options.curvature_tangents = o.curvature_tangents;
+    }
     if (*kind == SamplerKind::line_hmc) {
       s.options.leapfrog_steps = o.leapfrog_steps.value_or(s.options.leapfrog_steps);
       s.options.jitter = static_cast<Real>(o.jitter.value_or(0.0));
@@ -1282,6 +1287,10 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
              {"paper", "reference"});
   app.add_option("--curvature-floor", o.curvature_floor,
                  "PC samplers: κ = max(|h|, floor); 0 reproduces the reference code")
+      ->capture_default_str();
+  app.add_option("--curvature-tangents", o.curvature_tangents,
+                 "PC samplers: curvature κ from the mean of uᵀ∇²f u over M unit tangents, 1 to 64; M − 1 "
+                 "extra jets at θ and at θ* per step (experimental)")
       ->capture_default_str();
   app.add_option("--leapfrog-steps", o.leapfrog_steps,
                  "line-hmc: leapfrog steps L per transition, 1 to 1000 (default 8)");

@@ -47,6 +47,8 @@ fi
 expected="--target-accept"; expect_status_2 "target accept above 1" sample --target funnel --target-accept 1.5
 expected="--persistent";   expect_status_2 "persistent line sampler" sample --target funnel --sampler line-fmala --persistent
 expected="--persistent";   expect_status_2 "persistent and aligned" sample --target funnel --sampler fmala --persistent --aligned
+expected="--curvature-tangents"; expect_status_2 "curvature tangents without a PC sampler" sample --target funnel --sampler fmala,mala --curvature-tangents 4
+expected="--curvature-tangents"; expect_status_2 "too many curvature tangents" sample --target funnel --sampler pc-fmala --curvature-tangents 65
 expected="cuda";           expect_status_2 "cuda without a device" sample --target funnel --backend cuda --draws 10 --warmup 0
 
 expected="--noise-sd";     expect_status_2 "negative noise sd" sample --model mlp --data "$2/data/concrete" --noise-sd -1

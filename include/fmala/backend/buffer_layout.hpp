@@ -17,15 +17,18 @@ inline constexpr int kCounterBuffers = 3;    // (C) each
 
 // The set of (C, D) buffers a sampler uses. θ and θ' are always used. The
 // tangent u is used by the forward samplers, the reverse tangent u* where
-// has_reverse_tangent says so, the noise z by all but the line samplers, and
-// the gradients at θ and θ' by MALA.
+// has_reverse_tangent says so, the noise z by all but the line samplers, the
+// gradients at θ and θ' by MALA, and one extra tangent by PC samplers that
+// average their curvature over several tangents.
 struct MatrixBufferUse {
   bool tangent = false;
   bool tangent_prop = false;
   bool noise = false;
   bool gradients = false;
+  bool curvature_tangent = false;
   int count() const {
-    return 2 + int(tangent) + int(tangent_prop) + int(noise) + 2 * int(gradients);
+    return 2 + int(tangent) + int(tangent_prop) + int(noise) + 2 * int(gradients) +
+           int(curvature_tangent);
   }
 };
 
@@ -35,6 +38,7 @@ inline MatrixBufferUse matrix_buffer_use(const SamplerOptions& options) {
   use.tangent_prop = has_reverse_tangent(options);
   use.noise = !is_line(options.kind) && options.kind != SamplerKind::line_hmc;
   use.gradients = options.kind == SamplerKind::mala;
+  use.curvature_tangent = has_curvature_tangents(options);
   return use;
 }
 
@@ -76,6 +80,7 @@ inline void lay_out_buffers(ChainBuffers& b,
   b.noise = take(use.noise);
   b.grad = take(use.gradients);
   b.grad_prop = take(use.gradients);
+  b.curvature_tangent = take(use.curvature_tangent);
 
   const size_t c = static_cast<size_t>(chains);
   Real** fields[kScalarBuffers] = {
@@ -89,6 +94,23 @@ inline void lay_out_buffers(ChainBuffers& b,
   b.n_accepted = counters;
   b.n_nonfinite = counters + c;
   b.n_floor = counters + 2 * c;
+}
+
+// (C) scratch buffers of the curvature estimate (ChainBuffers::curvature_f,
+// _d, _h), kept apart from the checkpointed scalars.
+inline constexpr int kCurvatureScalarBuffers = 3;
+
+// Points b's curvature scratch into `scratch` (C·kCurvatureScalarBuffers
+// values), or leaves it null when the sampler has no extra tangents.
+inline void lay_out_curvature_scratch(ChainBuffers& b, const SamplerOptions& options, int chains,
+                                      Real* scratch) {
+  if (!has_curvature_tangents(options)) {
+    return;
+  }
+  const size_t c = static_cast<size_t>(chains);
+  b.curvature_f = scratch;
+  b.curvature_d = scratch + c;
+  b.curvature_h = scratch + 2 * c;
 }
 
 // Throws fmala::Error naming "checkpoint" unless `state` has the sizes that

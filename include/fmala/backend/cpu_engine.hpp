@@ -34,6 +34,9 @@ class CpuEngine {
  private:
   void evaluate_current();
   void evaluate_proposal();
+  // With several curvature tangents: replaces h (at θ, or h* at θ*) by the
+  // mean curvature over the jet's tangent and the M − 1 extra ones.
+  void average_curvature(const StepContext& ctx, bool at_proposal);
   void step_line_hmc(const StepContext& ctx, bool adapting);
 
   const Model& model_;
@@ -46,6 +49,7 @@ class CpuEngine {
   std::vector<Real> matrices_;  // every (C, D) buffer, back to back
   std::vector<Real> scalars_;   // every (C) buffer, back to back
   std::vector<int64_t> counts_;
+  std::vector<Real> curvature_scratch_;  // (C) × kCurvatureScalarBuffers, PC samplers with M > 1
   std::vector<DualAveraging> adapt_;
   ChainBuffers b_;
 };

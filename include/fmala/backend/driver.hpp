@@ -280,6 +280,11 @@ SamplerRun drive(Engine& engine,
   if (kind == SamplerKind::line_hmc) {
     evals_per_step = 1 + static_cast<int64_t>(settings.options.leapfrog_steps);
   }
+  // Several curvature tangents: M − 1 more jets at θ* and, unless cached, at θ.
+  if (has_curvature_tangents(settings.options)) {
+    const int64_t extra = settings.options.curvature_tangents - 1;
+    evals_per_step += needs_current_jet(settings.options) ? 2 * extra : extra;
+  }
   run.evaluations = total * evals_per_step;
   return run;
 }

@@ -36,17 +36,21 @@ enum class Draw : unsigned {
   noise = 2,       // z (full-dimensional) or ζ (line)
   tangent_rev = 3, // u* at the proposal
   accept = 4,      // U for the Metropolis test
+  curvature = 5,      // the extra tangents of the curvature estimate at θ
+  curvature_rev = 6,  // the same at the proposal, where u* is drawn afresh
 };
 inline constexpr unsigned kDrawKinds = 8;
 
 class Stream {
  public:
   // step = -1 is the initialisation; sampler steps count from 0. Steps up to
-  // 2^28 are supported.
-  FMALA_HD Stream(uint64_t seed, uint64_t chain, int64_t step, Draw purpose) {
+  // 2^28 are supported. `offset` skips that many 32-bit words into the
+  // block of 2^32 that (step, purpose) select, so several vectors can be
+  // drawn from one block independently of each other.
+  FMALA_HD Stream(uint64_t seed, uint64_t chain, int64_t step, Draw purpose, uint64_t offset = 0) {
     const uint64_t block = static_cast<uint64_t>(step + 1) * kDrawKinds +
                            static_cast<uint64_t>(purpose);
-    curand_init(seed, chain, block << 32, &state_);
+    curand_init(seed, chain, (block << 32) + offset, &state_);
   }
 
   FMALA_HD double normal() { return curand_normal_double(&state_); }

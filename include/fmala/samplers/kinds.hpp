@@ -26,6 +26,10 @@ struct SamplerOptions {
   bool uncached = false;
   PcForm pc_form = PcForm::paper;
   Real curvature_floor = Real(1e-6);  // κ = max(|h|, floor); 0 reproduces the reference code
+  // PC samplers: h is the mean curvature along this many unit tangents (the
+  // proposal's own u and M − 1 more), a randomized estimate of tr(∇²f)/D.
+  // 1 is the single-direction curvature of arXiv 2505.18081. 1 to 64.
+  int curvature_tangents = 1;
   int leapfrog_steps = 8;  // L leapfrog steps per transition (Line-HMC only), 1 to 1000
   // Line-HMC leapfrog step ε = η (1 + jitter (2U − 1)) with U ~ U(0, 1); 0 keeps ε = η. In [0, 1).
   Real jitter = 0;

@@ -38,6 +38,7 @@ struct ChainBuffers {
   Real* noise = nullptr;         // z
   Real* grad = nullptr;          // ∇f(θ) (MALA)
   Real* grad_prop = nullptr;     // ∇f(θ*) (MALA)
+  Real* curvature_tangent = nullptr;  // one extra tangent of the curvature estimate (PC samplers, M > 1)
   // (C) one per chain
   Real* f = nullptr;
   Real* d = nullptr;
@@ -57,6 +58,11 @@ struct ChainBuffers {
   Real* momentum = nullptr;       // Line-HMC momentum p, NaN once the trajectory diverged
   Real* kinetic_start = nullptr;  // Line-HMC p²/2 at t = 0
   Real* leapfrog_step = nullptr;  // Line-HMC ε of this transition, after jitter
+  // (C) each, PC samplers with M > 1 only: the jet along one extra curvature
+  // tangent. Scratch within a step, not part of the chain's state.
+  Real* curvature_f = nullptr;
+  Real* curvature_d = nullptr;
+  Real* curvature_h = nullptr;
   Real* accept_prob = nullptr;      // min(1, α) of the last step
   Real* accept_prob_sum = nullptr;  // Σ min(1, α) over all steps so far
   int64_t* n_accepted = nullptr;
@@ -87,6 +93,51 @@ FMALA_HD constexpr bool needs_current_jet(const SamplerOptions& o) {
 // Whether u* is drawn independently of u (otherwise the proposal is evaluated along u).
 FMALA_HD constexpr bool has_reverse_tangent(const SamplerOptions& o) {
   return is_forward(o.kind) && !is_line(o.kind) && o.kind != SamplerKind::line_hmc && !o.aligned;
+}
+
+// ---- Curvature from several tangents -------------------------------------------------------
+//
+// With curvature_tangents = M > 1, a PC sampler's h at θ (and h* at θ*) is
+// the mean of uᵀ∇²f u over its own tangent and M − 1 extra unit tangents, an
+// estimate of tr(∇²f)/D in the manner of Hutchinson's trace estimator. The
+// extra tangents are auxiliary variables like u itself: drawn independently
+// of θ, fresh at θ* where u* is fresh (PC-FMALA) and the same as at θ where
+// the reverse move keeps u (PC-Line-FMALA, --aligned). The Metropolis–
+// Hastings ratio therefore keeps its form, with h and h* replaced by the means.
+
+// Whether the sampler averages its curvature over extra tangents.
+FMALA_HD constexpr bool has_curvature_tangents(const SamplerOptions& o) {
+  return is_preconditioned(o.kind) && o.curvature_tangents > 1;
+}
+
+// 32-bit words of one extra tangent's share of its random block: 2^26 words
+// hold 2^25 normals, so D ≤ 2^25 and 64 tangents fill the block's 2^32.
+inline constexpr int kCurvatureTangentShift = 26;
+inline constexpr int kMaxCurvatureTangents = 64;
+inline constexpr int64_t kMaxCurvatureDim = int64_t(1) << (kCurvatureTangentShift - 1);
+
+// Draws chain k's extra tangent m (2 ≤ m ≤ M) of transition ctx.step into
+// b.curvature_tangent: the one at θ, or at_proposal the one at θ*.
+FMALA_HD inline void draw_curvature_tangent(const ChainBuffers& b, const StepContext& ctx, int k,
+                                            int m, bool at_proposal) {
+  const Draw purpose =
+      at_proposal && has_reverse_tangent(ctx.options) ? Draw::curvature_rev : Draw::curvature;
+  const uint64_t offset = static_cast<uint64_t>(m - 2) << kCurvatureTangentShift;
+  Stream stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, purpose, offset);
+  unit_tangent(stream, b.dim, b.curvature_tangent + static_cast<size_t>(k) * b.dim);
+}
+
+// Adds the curvature along the extra tangent just evaluated to h (or h*).
+FMALA_HD inline void add_curvature(const ChainBuffers& b, int k, bool at_proposal) {
+  Real* h = at_proposal ? b.h_prop : b.h;
+  h[k] += b.curvature_h[k];
+}
+
+// Turns the sum of M curvatures into their mean.
+FMALA_HD inline void finish_curvature(const ChainBuffers& b, const SamplerOptions& o, int k,
+                                      bool at_proposal) {
+  Real* h = at_proposal ? b.h_prop : b.h;
+  h[k] /= static_cast<Real>(o.curvature_tangents);
 }
 
 // ---- Line-HMC: leapfrog on g(t) = f(θ + t u) with g'(t) = ∇f(θ + t u)·u ----------------------
