@@ -1,53 +1,168 @@
-// Chain-steps per second of every sampler on the funnel and the Gaussian, CPU
-// back end. Each iteration runs one short sampling run with a fixed step size
-// (no adaptation), so the time is that of the transitions themselves plus the
-// copy of kept draws; diagnostics are not included.
+// Chain-steps per second of every sampler on the funnel, the AR(1) Gaussian
+// and the three network models, CPU back end. Each iteration runs one short
+// sampling run with a fixed step size (no adaptation), so the time is that of
+// the transitions themselves plus the copy of kept draws; diagnostics are not
+// included. The runs use several OpenMP threads, so times and rates are
+// wall-clock (UseRealTime).
+//
+// Counters: chain_steps_per_s; evals_per_s, the log-density evaluations (jets
+// or gradients, all chains) per second; bytes_per_chain, the engine's
+// per-chain buffers (the model's own scratch is not counted); dim.
 
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <memory>
+#include <vector>
 
+#include "fmala/backend/buffer_layout.hpp"
+#include "fmala/io/random_images.hpp"
+#include "fmala/io/regression_data.hpp"
+#include "fmala/model/logreg.hpp"
+#include "fmala/model/mlp.hpp"
+#include "fmala/model/network.hpp"
+#include "fmala/random/philox.hpp"
 #include "fmala/run.hpp"
 #include "fmala/targets/builtin.hpp"
 
 namespace {
 
-void run_steps(benchmark::State& state, const fmala::Model& model, fmala::SamplerKind kind) {
+using fmala::SamplerKind;
+
+void run_steps(benchmark::State& state, const fmala::Model& model, SamplerKind kind, int draws,
+               double step_size) {
   fmala::RunSettings s;
   s.options.kind = kind;
   s.chains = static_cast<int>(state.range(0));
   s.warmup = 0;
-  s.draws = 20;
+  s.draws = draws;
   s.thin = 1;
-  s.step_size = 0.1;
+  s.step_size = step_size;
+  int64_t evaluations = 0;
   for (auto _ : state) {
     fmala::SamplerRun run = fmala::run_sampler(model, s);
+    evaluations = run.evaluations;
     benchmark::DoNotOptimize(run.draws.values.data());
   }
   const double chain_steps = static_cast<double>(s.chains) * s.draws;
   state.counters["chain_steps_per_s"] =
       benchmark::Counter(chain_steps, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["evals_per_s"] = benchmark::Counter(
+      static_cast<double>(evaluations) * s.chains, benchmark::Counter::kIsIterationInvariantRate);
+  const double per_chain_values =
+      static_cast<double>(fmala::matrix_buffer_count(s.options)) * model.dim() +
+      fmala::kScalarBuffers;
+  state.counters["bytes_per_chain"] =
+      per_chain_values * sizeof(fmala::Real) + fmala::kCounterBuffers * sizeof(int64_t);
   state.counters["dim"] = model.dim();
 }
 
-template <fmala::SamplerKind Kind>
+// ---- analytic targets ----------------------------------------------------------------------
+
+template <SamplerKind Kind>
 void BM_Funnel(benchmark::State& state) {
   const auto model = fmala::make_funnel_model(static_cast<int>(state.range(1)));
-  run_steps(state, *model, Kind);
+  run_steps(state, *model, Kind, 20, 0.1);
 }
 
-using fmala::SamplerKind;
-#define FMALA_FUNNEL_BENCH(kind)                                              \
-  BENCHMARK_TEMPLATE(BM_Funnel, kind)                                         \
-      ->ArgNames({"chains", "dim"})                                           \
-      ->ArgsProduct({{64, 1024}, {11, 101, 1001}})                            \
-      ->Unit(benchmark::kMillisecond)
-FMALA_FUNNEL_BENCH(SamplerKind::rwmh);
-FMALA_FUNNEL_BENCH(SamplerKind::mala);
-FMALA_FUNNEL_BENCH(SamplerKind::fmala);
-FMALA_FUNNEL_BENCH(SamplerKind::line_fmala);
-FMALA_FUNNEL_BENCH(SamplerKind::pc_fmala);
-FMALA_FUNNEL_BENCH(SamplerKind::pc_line_fmala);
+template <SamplerKind Kind>
+void BM_Ar1(benchmark::State& state) {
+  const auto model = fmala::make_gaussian_model(static_cast<int>(state.range(1)), 0.9);
+  run_steps(state, *model, Kind, 20, 0.1);
+}
+
+// chains × D: 1 to 16,384 chains at D = 11, 101 and 1001.
+void funnel_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"chains", "dim"});
+  for (int dim : {11, 101, 1001}) {
+    for (int chains : {1, 64, 1024, 4096, 16384}) {
+      b->Args({chains, dim});
+    }
+  }
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+void ar1_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"chains", "dim"})->ArgsProduct({{1024}, {100, 1000}});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+// ---- networks on synthetic data of the paper's shapes ----------------------------------------
+
+// The paper's regression MLP, 1-100-100-100-100-100-1 relu (40,701 parameters,
+// likelihood sd 0.025, prior N(0, 0.1²), log posterior divided by N), on N
+// rows of y = sin(3x) + noise.
+std::unique_ptr<fmala::Model> make_paper_mlp(size_t rows) {
+  auto data = std::make_shared<fmala::io::RegressionData>();
+  data->n_features = 1;
+  fmala::Stream stream(7, 0, 0, fmala::Draw::noise);
+  for (size_t n = 0; n < rows; ++n) {
+    const double x = stream.normal();
+    data->train_x.push_back(x);
+    data->train_y.push_back(std::sin(3 * x) + 0.1 * stream.normal());
+  }
+  data->x_mean = {0.0};
+  data->x_sd = {1.0};
+  fmala::MlpConfig config;
+  config.hidden = {100, 100, 100, 100, 100};
+  config.learn_noise = false;
+  config.noise_sd = 0.025;
+  config.prior_sd = 0.1;
+  config.temper = true;
+  return std::make_unique<fmala::MlpRegression>(data, config);
+}
+
+std::shared_ptr<const fmala::io::ClassificationData> random_mnist(size_t rows) {
+  return std::make_shared<fmala::io::ClassificationData>(
+      fmala::io::random_images(28, 28, 1, 10, rows, 0, 1));
+}
+
+template <SamplerKind Kind>
+void BM_Mlp(benchmark::State& state) {
+  const auto model = make_paper_mlp(static_cast<size_t>(state.range(1)));
+  run_steps(state, *model, Kind, 5, 1e-3);
+}
+
+// Logistic regression on N random 28×28 images, 10 classes (7,850 parameters).
+template <SamplerKind Kind>
+void BM_Logreg(benchmark::State& state) {
+  const fmala::LogisticRegression model(random_mnist(static_cast<size_t>(state.range(1))),
+                                        fmala::LogisticRegressionConfig{});
+  run_steps(state, model, Kind, 5, 1e-3);
+}
+
+// The MNIST-size CNN (824,458 parameters) on N random 28×28 images.
+template <SamplerKind Kind>
+void BM_Cnn(benchmark::State& state) {
+  fmala::NetworkConfig config;
+  config.layers = fmala::network_preset("paper-mnist-cnn");
+  const fmala::NetworkClassifier model(random_mnist(static_cast<size_t>(state.range(1))), config);
+  run_steps(state, model, Kind, 2, 1e-3);
+}
+
+#define FMALA_BENCH_ALL(bench, ...)                                             \
+  BENCHMARK_TEMPLATE(bench, SamplerKind::rwmh)->__VA_ARGS__;                    \
+  BENCHMARK_TEMPLATE(bench, SamplerKind::mala)->__VA_ARGS__;                    \
+  BENCHMARK_TEMPLATE(bench, SamplerKind::fmala)->__VA_ARGS__;                   \
+  BENCHMARK_TEMPLATE(bench, SamplerKind::line_fmala)->__VA_ARGS__;              \
+  BENCHMARK_TEMPLATE(bench, SamplerKind::pc_fmala)->__VA_ARGS__;                \
+  BENCHMARK_TEMPLATE(bench, SamplerKind::pc_line_fmala)->__VA_ARGS__;           \
+  BENCHMARK_TEMPLATE(bench, SamplerKind::line_hmc)->__VA_ARGS__
+
+FMALA_BENCH_ALL(BM_Funnel, Apply(funnel_args));
+FMALA_BENCH_ALL(BM_Ar1, Apply(ar1_args));
+FMALA_BENCH_ALL(BM_Mlp, ArgNames({"chains", "rows"})
+                            ->ArgsProduct({{64}, {100, 1000}})
+                            ->Unit(benchmark::kMillisecond)
+                            ->UseRealTime());
+FMALA_BENCH_ALL(BM_Logreg, ArgNames({"chains", "rows"})
+                               ->ArgsProduct({{16}, {1000}})
+                               ->Unit(benchmark::kMillisecond)
+                            ->UseRealTime());
+FMALA_BENCH_ALL(BM_Cnn, ArgNames({"chains", "rows"})
+                            ->ArgsProduct({{4}, {64}})
+                            ->Unit(benchmark::kMillisecond)
+                            ->UseRealTime());
 
 }  // namespace
 
