@@ -30,9 +30,10 @@ namespace {
 using fmala::SamplerKind;
 
 void run_steps(benchmark::State& state, const fmala::Model& model, SamplerKind kind, int draws,
-               double step_size) {
+               double step_size, bool persistent = false) {
   fmala::RunSettings s;
   s.options.kind = kind;
+  s.options.persistent = persistent;
   s.chains = static_cast<int>(state.range(0));
   s.warmup = 0;
   s.draws = draws;
@@ -117,27 +118,28 @@ std::shared_ptr<const fmala::io::ClassificationData> random_mnist(size_t rows) {
       fmala::io::random_images(28, 28, 1, 10, rows, 0, 1));
 }
 
-template <SamplerKind Kind>
+// Persistent: FMALA with --persistent, one jet per transition.
+template <SamplerKind Kind, bool Persistent = false>
 void BM_Mlp(benchmark::State& state) {
   const auto model = make_paper_mlp(static_cast<size_t>(state.range(1)));
-  run_steps(state, *model, Kind, 5, 1e-3);
+  run_steps(state, *model, Kind, 5, 1e-3, Persistent);
 }
 
 // Logistic regression on N random 28×28 images, 10 classes (7,850 parameters).
-template <SamplerKind Kind>
+template <SamplerKind Kind, bool Persistent = false>
 void BM_Logreg(benchmark::State& state) {
   const fmala::LogisticRegression model(random_mnist(static_cast<size_t>(state.range(1))),
                                         fmala::LogisticRegressionConfig{});
-  run_steps(state, model, Kind, 5, 1e-3);
+  run_steps(state, model, Kind, 5, 1e-3, Persistent);
 }
 
 // The MNIST-size CNN (824,458 parameters) on N random 28×28 images.
-template <SamplerKind Kind>
+template <SamplerKind Kind, bool Persistent = false>
 void BM_Cnn(benchmark::State& state) {
   fmala::NetworkConfig config;
   config.layers = fmala::network_preset("paper-mnist-cnn");
   const fmala::NetworkClassifier model(random_mnist(static_cast<size_t>(state.range(1))), config);
-  run_steps(state, model, Kind, 2, 1e-3);
+  run_steps(state, model, Kind, 2, 1e-3, Persistent);
 }
 
 #define FMALA_BENCH_ALL(bench, ...)                                             \
@@ -151,18 +153,23 @@ void BM_Cnn(benchmark::State& state) {
 
 FMALA_BENCH_ALL(BM_Funnel, Apply(funnel_args));
 FMALA_BENCH_ALL(BM_Ar1, Apply(ar1_args));
-FMALA_BENCH_ALL(BM_Mlp, ArgNames({"chains", "rows"})
-                            ->ArgsProduct({{64}, {100, 1000}})
-                            ->Unit(benchmark::kMillisecond)
-                            ->UseRealTime());
-FMALA_BENCH_ALL(BM_Logreg, ArgNames({"chains", "rows"})
-                               ->ArgsProduct({{16}, {1000}})
-                               ->Unit(benchmark::kMillisecond)
-                            ->UseRealTime());
-FMALA_BENCH_ALL(BM_Cnn, ArgNames({"chains", "rows"})
-                            ->ArgsProduct({{4}, {64}})
-                            ->Unit(benchmark::kMillisecond)
-                            ->UseRealTime());
+// The networks also run FMALA with --persistent (one jet per transition).
+#define FMALA_BENCH_NETWORK(bench, ...)                                         \
+  FMALA_BENCH_ALL(bench, __VA_ARGS__);                                          \
+  BENCHMARK_TEMPLATE(bench, SamplerKind::fmala, true)->__VA_ARGS__
+
+FMALA_BENCH_NETWORK(BM_Mlp, ArgNames({"chains", "rows"})
+                                ->ArgsProduct({{64}, {100, 1000}})
+                                ->Unit(benchmark::kMillisecond)
+                                ->UseRealTime());
+FMALA_BENCH_NETWORK(BM_Logreg, ArgNames({"chains", "rows"})
+                                   ->ArgsProduct({{16}, {1000}})
+                                   ->Unit(benchmark::kMillisecond)
+                                   ->UseRealTime());
+FMALA_BENCH_NETWORK(BM_Cnn, ArgNames({"chains", "rows"})
+                                ->ArgsProduct({{4}, {64}})
+                                ->Unit(benchmark::kMillisecond)
+                                ->UseRealTime());
 
 }  // namespace
 
