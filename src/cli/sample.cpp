@@ -1143,13 +1143,16 @@ void warn_about_results(RunLog& log, const SamplerSummary& summary, const Sample
   const RunSettings& s = run.settings;
   std::vector<std::string> problems;
   std::vector<std::string> fixes;
+  // The terminal line lists each fix once; `short_fix`, when given, replaces
+  // `fix` there because an earlier fix already says part of it.
   const auto problem = [&](const std::string& event, const std::string& text, const std::string& fix,
-                           nlohmann::json fields) {
+                           nlohmann::json fields, const std::string& short_fix = "") {
     fields["sampler"] = name;
     log.file_warning(event, name + ": " + text + ". " + fix, std::move(fields));
     problems.push_back(text);
-    if (std::find(fixes.begin(), fixes.end(), fix) == fixes.end()) {
-      fixes.push_back(fix);
+    const std::string& shown = short_fix.empty() ? fix : short_fix;
+    if (std::find(fixes.begin(), fixes.end(), shown) == fixes.end()) {
+      fixes.push_back(shown);
     }
   };
   const std::string longer = "Run longer (--warmup, --draws) or more chains";
@@ -1179,7 +1182,10 @@ void warn_about_results(RunLog& log, const SamplerSummary& summary, const Sample
     problem("acceptance",
             fmt::format("mean acceptance probability {:.3f}, target {:.3f}", run.accept_prob, run.target_accept),
             "Lengthen --warmup, or set --target-accept to what this sampler reaches",
-            {{"accept_prob", run.accept_prob}, {"target_accept", run.target_accept}});
+            {{"accept_prob", run.accept_prob}, {"target_accept", run.target_accept}},
+            std::find(fixes.begin(), fixes.end(), longer) != fixes.end()
+                ? "A --target-accept near what this sampler reaches may also help"
+                : "");
   }
   const double transitions =
       (static_cast<double>(s.warmup) + static_cast<double>(s.draws) * s.thin) * s.chains;
