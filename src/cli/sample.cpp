@@ -1629,10 +1629,16 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     run->settings.all_chains = 0;
     run->settings.first_chain = 0;
     if (run->step_size_at_floor) {
+      // PC-FMALA's forward and reverse curvatures come from independent
+      // tangents, which caps its acceptance below 1 at any step, lower as D grows.
+      const bool ceiling = run->settings.options.kind == SamplerKind::pc_fmala && !run->settings.options.aligned;
       log.warning("step_size_floor",
                   fmt::format("{}: the adapted step size reached its floor ({:.3g}); the target acceptance "
-                              "{:.3f} may be above what this sampler reaches. Lower --target-accept",
-                              name, run->step_size.front(), run->target_accept),
+                              "{:.3f} may be above what this sampler reaches. {}",
+                              name, run->step_size.front(), run->target_accept,
+                              ceiling ? "pc-fmala's acceptance has a ceiling below 1 in many dimensions: use "
+                                        "--aligned (no ceiling), pc-line-fmala, or a lower --target-accept"
+                                      : "Lower --target-accept"),
                   {{"sampler", name}, {"step_size", run->step_size.front()}});
     }
     {

@@ -268,8 +268,10 @@ SamplerRun drive(Engine& engine,
   run.accept_prob = denom > 0 ? static_cast<Real>(prob / denom) : Real(NAN);
   run.step_size = end.step_size;
   if (adapt) {
+    // The final step is dual averaging's weighted mean of log η, which stays
+    // a little above the floor even when the last iterates all sat on it.
     for (Real eta : run.step_size) {
-      if (eta <= min_step * Real(1.0001)) {
+      if (eta <= min_step * Real(2)) {
         run.step_size_at_floor = true;
       }
     }
