@@ -11,7 +11,11 @@
 namespace fmala {
 
 // Chains × parameters below which the per-chain phases run on one thread.
-inline constexpr int64_t kMinParallelWork = 4096;
+// Waking the OpenMP threads costs tens of microseconds under
+// OMP_WAIT_POLICY=passive, more than a phase's work below this size: on the
+// funnel with 2 threads, 64 chains × 101 parameters ran 2 to 3 times faster
+// on one thread (docs/benchmarks.md).
+inline constexpr int64_t kMinParallelWork = 32768;
 
 class CpuEngine {
  public:

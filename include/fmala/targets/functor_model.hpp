@@ -55,9 +55,9 @@ class FunctorModel : public Model {
   void rebind(Target target) { target_ = std::move(target); }
 
  private:
-  // Analytic targets cost O(D) per chain: below a few thousand chain-coordinates
-  // the whole batch runs on the calling thread.
-  bool parallel(int chains) const { return static_cast<long long>(chains) * dim_ >= 4096; }
+  // Analytic targets cost O(D) per chain: below kMinParallelWork's 32,768
+  // chain-coordinates the whole batch runs on the calling thread.
+  bool parallel(int chains) const { return static_cast<long long>(chains) * dim_ >= 32768; }
 
   Target target_;
   int dim_;
