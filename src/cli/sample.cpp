@@ -1631,15 +1631,24 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     if (run->step_size_at_floor) {
       // PC-FMALA's forward and reverse curvatures come from independent
       // tangents, which caps its acceptance below 1 at any step, lower as D grows.
-      const bool ceiling = run->settings.options.kind == SamplerKind::pc_fmala && !run->settings.options.aligned;
+      // --aligned removes the cap but cannot be combined with --persistent.
+      const SamplerOptions& options = run->settings.options;
+      const bool ceiling = options.kind == SamplerKind::pc_fmala && !options.aligned;
+      std::string fix = "Lower --target-accept";
+      if (ceiling) {
+        fix = options.persistent ? "pc-fmala's acceptance has a ceiling below 1 in many dimensions: use "
+                                   "pc-line-fmala, or pc-fmala --aligned without --persistent, or a lower "
+                                   "--target-accept"
+                                 : "pc-fmala's acceptance has a ceiling below 1 in many dimensions: use "
+                                   "--aligned (no ceiling), pc-line-fmala, or a lower --target-accept";
+      }
+      // With per-chain adaptation the smallest step is the one at the floor.
+      const Real smallest = *std::min_element(run->step_size.begin(), run->step_size.end());
       log.warning("step_size_floor",
                   fmt::format("{}: the adapted step size reached its floor ({:.3g}); the target acceptance "
                               "{:.3f} may be above what this sampler reaches. {}",
-                              name, run->step_size.front(), run->target_accept,
-                              ceiling ? "pc-fmala's acceptance has a ceiling below 1 in many dimensions: use "
-                                        "--aligned (no ceiling), pc-line-fmala, or a lower --target-accept"
-                                      : "Lower --target-accept"),
-                  {{"sampler", name}, {"step_size", run->step_size.front()}});
+                              name, smallest, run->target_accept, fix),
+                  {{"sampler", name}, {"step_size", smallest}});
     }
     {
       const auto [smallest, largest] = std::minmax_element(run->step_size.begin(), run->step_size.end());

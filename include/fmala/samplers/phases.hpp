@@ -111,7 +111,8 @@ FMALA_HD constexpr bool has_curvature_tangents(const SamplerOptions& o) {
 }
 
 // 32-bit words of one extra tangent's share of its random block: 2^26 words
-// hold 2^25 normals, so D ≤ 2^25 and 64 tangents fill the block's 2^32.
+// hold 2^25 normals, so D ≤ 2^25, and the 63 extra tangents of M = 64 fit
+// in the block's 2^32 words.
 inline constexpr int kCurvatureTangentShift = 26;
 inline constexpr int kMaxCurvatureTangents = 64;
 inline constexpr int64_t kMaxCurvatureDim = int64_t(1) << (kCurvatureTangentShift - 1);
