@@ -106,6 +106,25 @@ std::vector<Case> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(AllSamplers, GaussianMoments, testing::ValuesIn(all_cases()), case_name);
 
+// Checks that every coordinate of the draws has mean 0 and E[x²] equal to
+// `variance`, each within 5 MCSE.
+void expect_centred_moments(const fmala::Draws& d, double variance, const char* name) {
+  const int dim = d.dim;
+  std::vector<double> x(static_cast<size_t>(d.chains) * d.draws);
+  std::vector<double> x2(x.size());
+  for (int j = 0; j < dim; ++j) {
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i] = d.values[i * dim + j];
+      x2[i] = x[i] * x[i];
+    }
+    const fmala::diag::Summary m = fmala::diag::summarize(x.data(), d.chains, d.draws);
+    const fmala::diag::Summary v = fmala::diag::summarize(x2.data(), d.chains, d.draws);
+    EXPECT_LT(std::abs(m.mean), 5 * m.mcse_mean) << name << " coordinate " << j;
+    EXPECT_LT(std::abs(v.mean - variance), 5 * v.mcse_mean)
+        << name << " coordinate " << j << ": E[x^2] " << v.mean << ", mcse " << v.mcse_mean;
+  }
+}
+
 // The options of the forward samplers and of Line-HMC are exact kernels too.
 // On the AR(1) target the curvature uᵀ∇²f u differs between directions, so
 // for plain pc-fmala, whose tangents at θ* are fresh, the curvature averaged
@@ -150,19 +169,7 @@ TEST_P(GaussianMomentsOptions, WithinFiveMcse) {
   s.draws = 1000;
   s.seed = 7;
   const fmala::SamplerRun run = fmala::run_sampler(*model, s);
-  const fmala::Draws& d = run.draws;
-  std::vector<double> x(static_cast<size_t>(d.chains) * d.draws);
-  std::vector<double> x2(x.size());
-  for (int j = 0; j < dim; ++j) {
-    for (size_t i = 0; i < x.size(); ++i) {
-      x[i] = d.values[i * dim + j];
-      x2[i] = x[i] * x[i];
-    }
-    const fmala::diag::Summary m = fmala::diag::summarize(x.data(), d.chains, d.draws);
-    const fmala::diag::Summary v = fmala::diag::summarize(x2.data(), d.chains, d.draws);
-    EXPECT_LT(std::abs(m.mean), 5 * m.mcse_mean) << c.name << " coordinate " << j;
-    EXPECT_LT(std::abs(v.mean - 1.0), 5 * v.mcse_mean) << c.name << " coordinate " << j;
-  }
+  expect_centred_moments(run.draws, 1.0, c.name);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -241,22 +248,7 @@ TEST_P(LogisticMoments, WithinFiveMcse) {
   s.draws = 1000;
   s.seed = 11;
   const fmala::SamplerRun run = fmala::run_sampler(model, s);
-  const fmala::Draws& d = run.draws;
-  const int dim = target.dim;
-  const double variance = M_PI * M_PI / 3.0;
-  std::vector<double> x(static_cast<size_t>(d.chains) * d.draws);
-  std::vector<double> x2(x.size());
-  for (int j = 0; j < dim; ++j) {
-    for (size_t i = 0; i < x.size(); ++i) {
-      x[i] = d.values[i * dim + j];
-      x2[i] = x[i] * x[i];
-    }
-    const fmala::diag::Summary m = fmala::diag::summarize(x.data(), d.chains, d.draws);
-    const fmala::diag::Summary v = fmala::diag::summarize(x2.data(), d.chains, d.draws);
-    EXPECT_LT(std::abs(m.mean), 5 * m.mcse_mean) << c.name << " coordinate " << j;
-    EXPECT_LT(std::abs(v.mean - variance), 5 * v.mcse_mean)
-        << c.name << " coordinate " << j << ": E[x^2] " << v.mean << ", mcse " << v.mcse_mean;
-  }
+  expect_centred_moments(run.draws, M_PI * M_PI / 3.0, c.name);
 }
 
 INSTANTIATE_TEST_SUITE_P(
