@@ -7,11 +7,13 @@ Prints Markdown tables:
     ratio of 16,384 chains to 1,024 chains;
   - the networks: seconds per transition of each sampler and its ratio to MALA.
 Writes docs/img/bench-chains.png (funnel chain-steps per second against
-chains, one panel per D) unless --no-plot is given.
+chains, one panel per D) and docs/img/bench-mlp-rows.png (the MLP's time per
+transition against the training rows N) unless --no-plot is given.
 
 Needs matplotlib for the plot (for example in a virtual environment:
 python3 -m venv /tmp/plots && /tmp/plots/bin/pip install matplotlib).
-Usage: bench/bench_report.py BENCH_JSON [--png docs/img/bench-chains.png] [--no-plot]
+Usage: bench/bench_report.py BENCH_JSON [--png docs/img/bench-chains.png]
+       [--rows-png docs/img/bench-mlp-rows.png] [--no-plot]
 """
 
 import argparse
@@ -142,10 +144,40 @@ def plot(rows, png):
     print(f"\nwrote {png}")
 
 
+def plot_rows(rows, png):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    per_step = collections.defaultdict(dict)
+    for r in rows:
+        if r["bench"] == "Mlp":
+            a = r["args"]
+            per_step[r["kind"]][a["rows"]] = a["chains"] / r["b"]["chain_steps_per_s"]
+    if not per_step or len({n for v in per_step.values() for n in v}) < 3:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind in SAMPLERS:
+        v = per_step.get(kind)
+        if v:
+            n = sorted(v)
+            ax.plot(n, [v[x] * 1e3 for x in n], "o-", label=kind.replace("_", "-"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training rows N")
+    ax.set_ylabel("ms per transition, 64 chains")
+    ax.set_title("Paper regression MLP (40,701 parameters)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"wrote {png}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json")
     parser.add_argument("--png", default="docs/img/bench-chains.png")
+    parser.add_argument("--rows-png", default="docs/img/bench-mlp-rows.png")
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args()
     context, rows = parse(args.json)
@@ -158,6 +190,7 @@ def main():
     network_table(rows)
     if not args.no_plot:
         plot(rows, args.png)
+        plot_rows(rows, args.rows_png)
 
 
 if __name__ == "__main__":

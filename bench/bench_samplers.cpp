@@ -174,7 +174,7 @@ FMALA_BENCH_ALL(BM_Ar1, Apply(ar1_args));
   BENCHMARK_TEMPLATE(bench, SamplerKind::fmala, true)->__VA_ARGS__
 
 FMALA_BENCH_NETWORK(BM_Mlp, ArgNames({"chains", "rows"})
-                                ->ArgsProduct({{64}, {100, 1000}})
+                                ->ArgsProduct({{64}, {100, 300, 1000, 3000}})
                                 ->Unit(benchmark::kMillisecond)
                                 ->UseManualTime());
 FMALA_BENCH_NETWORK(BM_Logreg, ArgNames({"chains", "rows"})
