@@ -1143,16 +1143,16 @@ void warn_about_results(RunLog& log, const SamplerSummary& summary, const Sample
   const RunSettings& s = run.settings;
   std::vector<std::string> problems;
   std::vector<std::string> fixes;
-  // The terminal line lists each fix once; `short_fix`, when given, replaces
-  // `fix` there because an earlier fix already says part of it.
+  // The terminal line lists each fix once. `short_fix`, when given, replaces
+  // `fix` there because an earlier fix already covers part of it.
   const auto problem = [&](const std::string& event, const std::string& text, const std::string& fix,
                            nlohmann::json fields, const std::string& short_fix = "") {
     fields["sampler"] = name;
     log.file_warning(event, name + ": " + text + ". " + fix, std::move(fields));
     problems.push_back(text);
-    const std::string& shown = short_fix.empty() ? fix : short_fix;
-    if (std::find(fixes.begin(), fixes.end(), shown) == fixes.end()) {
-      fixes.push_back(shown);
+    const std::string& terminal_fix = short_fix.empty() ? fix : short_fix;
+    if (std::find(fixes.begin(), fixes.end(), terminal_fix) == fixes.end()) {
+      fixes.push_back(terminal_fix);
     }
   };
   const std::string longer = "Run longer (--warmup, --draws) or more chains";
@@ -1636,11 +1636,10 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
       const bool ceiling = options.kind == SamplerKind::pc_fmala && !options.aligned;
       std::string fix = "Lower --target-accept";
       if (ceiling) {
-        fix = options.persistent ? "pc-fmala's acceptance has a ceiling below 1 in many dimensions: use "
-                                   "pc-line-fmala, or pc-fmala --aligned without --persistent, or a lower "
-                                   "--target-accept"
-                                 : "pc-fmala's acceptance has a ceiling below 1 in many dimensions: use "
-                                   "--aligned (no ceiling), pc-line-fmala, or a lower --target-accept";
+        const char* aligned = options.persistent ? "pc-fmala --aligned without --persistent" : "--aligned (no ceiling)";
+        fix = fmt::format("pc-fmala's acceptance has a ceiling below 1 in many dimensions: use {}, pc-line-fmala, "
+                          "or a lower --target-accept",
+                          aligned);
       }
       // With per-chain adaptation the smallest step is the one at the floor.
       const Real smallest = *std::min_element(run->step_size.begin(), run->step_size.end());

@@ -17,7 +17,7 @@ inline constexpr int kCounterBuffers = 3;    // (C) each
 
 // The set of (C, D) buffers a sampler uses. θ and θ' are always used. The
 // tangent u is used by the forward samplers, the reverse tangent u* where
-// has_reverse_tangent says so, the noise z by all but the line samplers, the
+// has_reverse_tangent returns true, the noise z by all but the line samplers, the
 // gradients at θ and θ' by MALA, and one extra tangent by PC samplers that
 // average their curvature over several tangents.
 struct MatrixBufferUse {
