@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -150,11 +151,19 @@ void visit_target(const DeviceTarget& t, Fn&& fn) {
                    "unknown analytic target kind " + std::to_string(static_cast<int>(t.kind)));
 }
 
-const AnalyticTarget& supported_target(const Model& model) {
+// The model's dimension, after checking that the CUDA back end evaluates it:
+// a built-in analytic target or a dense network.
+int supported_dim(const Model& model) {
   const AnalyticTarget* spec = model.analytic_target();
   if (spec == nullptr) {
+    if (const DenseNetworkSpec* network = model.dense_network()) {
+      check_dense_network(*network, model.dim(), "--backend cuda");
+      return model.dim();
+    }
     throw make_error("--backend cuda",
-                     model.description() + " is not supported on the CUDA back end yet",
+                     model.description() + " is not supported on the CUDA back end yet, which "
+                                           "evaluates the analytic targets and dense networks "
+                                           "(no convolution or pooling layers)",
                      "Use --backend cpu");
   }
   if (spec->dim != model.dim()) {
@@ -170,7 +179,7 @@ const AnalyticTarget& supported_target(const Model& model) {
                          std::to_string(spec->dim) + " dimensions",
                      "Give one scale per dimension");
   }
-  return *spec;
+  return spec->dim;
 }
 
 }  // namespace
@@ -179,23 +188,29 @@ const AnalyticTarget& supported_target(const Model& model) {
 
 CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
                        uint64_t first_chain)
-    // supported_target() runs before any member touches the device, so an
+    // supported_dim() runs before any member touches the device, so an
     // unsupported model is reported as such even on a machine without one.
     : options_(options),
       chains_(chains),
-      dim_(supported_target(model).dim),
+      dim_(supported_dim(model)),
       seed_(seed),
       first_chain_(first_chain) {
-  const AnalyticTarget& spec = *model.analytic_target();
-  target_.kind = spec.kind;
-  target_.gaussian = GaussianTarget{spec.dim, nullptr, spec.rho};
-  target_.funnel = FunnelTarget{spec.dim};
-  target_.rosenbrock = RosenbrockTarget{};
-  if (spec.kind == AnalyticTarget::Kind::gaussian && !spec.scales.empty()) {
-    scales_ = DeviceArray<Real>(spec.scales.size(), stream_.get());
-    FMALA_CUDA_CHECK(cudaMemcpyAsync(scales_.data(), spec.scales.data(), scales_.bytes(),
-                                     cudaMemcpyHostToDevice, stream_.get()));
-    target_.gaussian.scales = scales_.data();
+  if (const AnalyticTarget* analytic = model.analytic_target()) {
+    const AnalyticTarget& spec = *analytic;
+    target_.kind = spec.kind;
+    target_.gaussian = GaussianTarget{spec.dim, nullptr, spec.rho};
+    target_.funnel = FunnelTarget{spec.dim};
+    target_.rosenbrock = RosenbrockTarget{};
+    if (spec.kind == AnalyticTarget::Kind::gaussian && !spec.scales.empty()) {
+      scales_ = DeviceArray<Real>(spec.scales.size(), stream_.get());
+      FMALA_CUDA_CHECK(cudaMemcpyAsync(scales_.data(), spec.scales.data(), scales_.bytes(),
+                                       cudaMemcpyHostToDevice, stream_.get()));
+      target_.gaussian.scales = scales_.data();
+    }
+  } else {
+    dense_ops_ = std::make_unique<DeviceDenseOps>(stream_.get());
+    dense_ = std::make_unique<DenseNetworkEvaluator<DeviceDenseOps>>(*model.dense_network(), dim_,
+                                                                     chains_, *dense_ops_);
   }
 
   // The same buffer layout as the CPU engine.
@@ -211,7 +226,7 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
     lay_out_curvature_scratch(b_, options_, chains_, curvature_scratch_.data());
   }
 
-  if (mala) {
+  if (mala && !dense_) {
     bool needs_scratch = false;
     visit_target(target_, [&](const auto& target) {
       needs_scratch = !HasGradient<std::decay_t<decltype(target)>>;
@@ -224,7 +239,7 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
 
 size_t CudaEngine::device_bytes() const {
   return scales_.bytes() + matrices_.bytes() + scalars_.bytes() + counts_.bytes() + adapt_.bytes() +
-         scratch_.bytes() + curvature_scratch_.bytes();
+         scratch_.bytes() + curvature_scratch_.bytes() + (dense_ ? dense_->bytes() : 0);
 }
 
 // ---- launches and copies ------------------------------------------------------------------
@@ -268,6 +283,10 @@ void CudaEngine::copy_to_device(const T* host, size_t n, T* device) {
 
 void CudaEngine::jet(const Real* theta, const Real* direction, int order, Real* f, Real* d,
                      Real* h) {
+  if (dense_) {
+    dense_->jet(theta, direction, order, f, d, h);
+    return;
+  }
   visit_target(target_, [&](const auto& target) {
     using Target = std::decay_t<decltype(target)>;
     for_each_chain(JetChain<Target>{target, dim_, theta, direction, order, f, d, h}, "jet");
@@ -275,10 +294,53 @@ void CudaEngine::jet(const Real* theta, const Real* direction, int order, Real* 
 }
 
 void CudaEngine::gradient(const Real* theta, Real* f, Real* g) {
+  if (dense_) {
+    dense_->gradient(theta, f, g);
+    return;
+  }
   visit_target(target_, [&](const auto& target) {
     using Target = std::decay_t<decltype(target)>;
     for_each_chain(GradientChain<Target>{target, dim_, theta, f, g, scratch_.data()}, "gradient");
   });
+}
+
+void CudaEngine::evaluate_jet_from_host(const Real* theta, const Real* direction, int order,
+                                        Real* f, Real* d, Real* h) {
+  const size_t c = static_cast<size_t>(chains_);
+  const size_t cd = c * dim_;
+  DeviceArray<Real> t(cd, stream_.get());
+  DeviceArray<Real> u(order >= 1 ? cd : 0, stream_.get());
+  DeviceArray<Real> out(3 * c, stream_.get());
+  copy_to_device(theta, cd, t.data());
+  if (order >= 1) {
+    copy_to_device(direction, cd, u.data());
+  }
+  jet(t.data(), order >= 1 ? u.data() : nullptr, order, out.data(), out.data() + c,
+      out.data() + 2 * c);
+  std::vector<Real> host(3 * c);
+  copy_to_host(out.data(), host.size(), host.data());
+  std::copy(host.begin(), host.begin() + c, f);
+  if (order >= 1) {
+    std::copy(host.begin() + c, host.begin() + 2 * c, d);
+  }
+  if (order >= 2) {
+    std::copy(host.begin() + 2 * c, host.end(), h);
+  }
+}
+
+void CudaEngine::evaluate_gradient_from_host(const Real* theta, Real* f, Real* g) {
+  const size_t c = static_cast<size_t>(chains_);
+  const size_t cd = c * dim_;
+  DeviceArray<Real> t(cd, stream_.get());
+  DeviceArray<Real> grad(cd, stream_.get());
+  DeviceArray<Real> value(c, stream_.get());
+  if (!dense_ && scratch_.size() < cd) {
+    scratch_ = DeviceArray<Real>(cd, stream_.get());
+  }
+  copy_to_device(theta, cd, t.data());
+  gradient(t.data(), value.data(), grad.data());
+  copy_to_host(value.data(), c, f);
+  copy_to_host(grad.data(), cd, g);
 }
 
 // ---- Engine interface ---------------------------------------------------------------------
@@ -497,6 +559,33 @@ void CudaEngine::restore_state(const EngineState& s) {
 }  // namespace fmala::cuda_detail
 
 namespace fmala::cuda {
+
+namespace {
+
+std::unique_ptr<cuda_detail::CudaEngine> evaluation_engine(const Model& model, int chains,
+                                                           SamplerKind kind) {
+  std::string reason;
+  if (!device_available(&reason)) {
+    throw make_error("--backend cuda", reason, "Use --backend cpu");
+  }
+  SamplerOptions options;
+  options.kind = kind;
+  return std::make_unique<cuda_detail::CudaEngine>(model, options, chains, 0);
+}
+
+}  // namespace
+
+void evaluate_jet(const Model& model, int chains, const Real* theta, const Real* direction,
+                  int order, Real* f, Real* d, Real* h) {
+  if (order < 0 || order > 2) {
+    throw make_error("cuda::evaluate_jet", "order must be 0, 1 or 2, got " + std::to_string(order));
+  }
+  evaluation_engine(model, chains, SamplerKind::pc_fmala)->evaluate_jet_from_host(theta, direction, order, f, d, h);
+}
+
+void evaluate_gradient(const Model& model, int chains, const Real* theta, Real* f, Real* g) {
+  evaluation_engine(model, chains, SamplerKind::mala)->evaluate_gradient_from_host(theta, f, g);
+}
 
 SamplerRun run_sampler(const Model& model, const RunSettings& settings,
                        const std::vector<Real>& theta0, const ProgressFn& progress,

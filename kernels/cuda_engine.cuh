@@ -7,9 +7,12 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "cuda_check.cuh"
+#include "device_ops.cuh"
+#include "fmala/backend/dense_network.hpp"
 #include "fmala/backend/driver.hpp"
 #include "fmala/model/model.hpp"
 #include "fmala/samplers/phases.hpp"
@@ -30,8 +33,9 @@ struct DeviceTarget {
 
 class CudaEngine {
  public:
-  // Throws fmala::Error when the model is not a built-in analytic target, or
-  // when a CUDA call fails (no device, not enough device memory).
+  // Throws fmala::Error when the model is neither a built-in analytic target
+  // nor a dense network, or when a CUDA call fails (no device, not enough
+  // device memory).
   CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
              uint64_t first_chain = 0);
 
@@ -45,6 +49,12 @@ class CudaEngine {
   EngineCounters counters();
   EngineState save_state();
   void restore_state(const EngineState& state);
+
+  // The model's jet or gradient at host states, through the engine's own
+  // evaluation; see cuda::evaluate_jet.
+  void evaluate_jet_from_host(const Real* theta, const Real* direction, int order, Real* f, Real* d,
+                              Real* h);
+  void evaluate_gradient_from_host(const Real* theta, Real* f, Real* g);
 
   // Bytes of device memory held by the engine's buffers. Temporary storage
   // that Thrust allocates for a reduction is not included.
@@ -81,6 +91,9 @@ class CudaEngine {
   DeviceArray<Real> scratch_;  // (C, D) unit vectors for targets without a gradient()
   DeviceArray<Real> curvature_scratch_;  // (C) × kCurvatureScalarBuffers, PC samplers with M > 1
   DeviceTarget target_;
+  // Dense network models: the operations and the evaluator, null otherwise.
+  std::unique_ptr<DeviceDenseOps> dense_ops_;
+  std::unique_ptr<DenseNetworkEvaluator<DeviceDenseOps>> dense_;
   ChainBuffers b_;
   std::vector<Real> host_theta_;  // (C, D) staging for record()
   std::vector<Real> host_f_;      // (C)

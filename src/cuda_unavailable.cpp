@@ -24,6 +24,16 @@ SamplerRun run_sampler(const Model&, const RunSettings&, const std::vector<Real>
                    "Rebuild with nvcc on PATH, or use --backend cpu");
 }
 
+void evaluate_jet(const Model&, int, const Real*, const Real*, int, Real*, Real*, Real*) {
+  throw make_error("--backend cuda", "this build of fmala has no CUDA back end",
+                   "Rebuild with nvcc on PATH, or use --backend cpu");
+}
+
+void evaluate_gradient(const Model&, int, const Real*, Real*, Real*) {
+  throw make_error("--backend cuda", "this build of fmala has no CUDA back end",
+                   "Rebuild with nvcc on PATH, or use --backend cpu");
+}
+
 }  // namespace fmala::cuda
 
 #endif

@@ -655,6 +655,50 @@ NetworkClassifier::NetworkClassifier(std::shared_ptr<const io::ClassificationDat
   }
   dim_ = static_cast<int>(offset);
   detail::use_serial_blas();
+  describe_dense_network();
+}
+
+void NetworkClassifier::describe_dense_network() {
+  std::vector<DenseNetworkSpec::Layer> dense;
+  for (const Layer& layer : layers_) {
+    DenseNetworkSpec::Activation activation = DenseNetworkSpec::Activation::identity;
+    switch (layer.spec.kind) {
+      case Kind::dense:
+        dense.push_back({static_cast<int>(layer.in_size()), layer.spec.size, layer.w_offset,
+                         layer.b_offset, DenseNetworkSpec::Activation::identity});
+        continue;
+      case Kind::flatten:
+        continue;
+      case Kind::relu:
+        activation = DenseNetworkSpec::Activation::relu;
+        break;
+      case Kind::tanh:
+        activation = DenseNetworkSpec::Activation::tanh;
+        break;
+      case Kind::sigmoid:
+        activation = DenseNetworkSpec::Activation::sigmoid;
+        break;
+      case Kind::softplus:
+        activation = DenseNetworkSpec::Activation::softplus;
+        break;
+      default:
+        return;  // convolution or pooling
+    }
+    if (dense.empty() || dense.back().activation != DenseNetworkSpec::Activation::identity) {
+      return;  // an activation of the input, or two in a row
+    }
+    dense.back().activation = activation;
+  }
+  const io::ClassificationData& d = *data_;
+  dense_spec_.layers = std::move(dense);
+  dense_spec_.likelihood = DenseNetworkSpec::Likelihood::categorical;
+  dense_spec_.x = d.train_x.data();
+  dense_spec_.labels = d.train_y.data();
+  dense_spec_.rows = d.n_train();
+  dense_spec_.classes = classes_;
+  dense_spec_.prior_count = static_cast<size_t>(dim_);
+  dense_spec_.prior_sd = config_.prior_sd;
+  dense_spec_.tile = config_.tile;
 }
 
 NetworkClassifier::~NetworkClassifier() = default;

@@ -23,6 +23,11 @@
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/diagnostics/diagnostics.hpp"
+#include "fmala/io/classification_data.hpp"
+#include "fmala/io/regression_data.hpp"
+#include "fmala/model/logreg.hpp"
+#include "fmala/model/mlp.hpp"
+#include "fmala/model/network.hpp"
 #include "fmala/random/philox.hpp"
 #include "fmala/run.hpp"
 #include "fmala/targets/builtin.hpp"
@@ -107,9 +112,108 @@ TEST(CudaBackend, UnsupportedModelIsRejectedByName) {
   }
 }
 
+std::vector<double> normals(size_t count, uint64_t seed) {
+  fmala::Stream stream(seed, 0, 0, fmala::Draw::noise);
+  std::vector<double> values(count);
+  for (double& v : values) {
+    v = stream.normal();
+  }
+  return values;
+}
+
+// Synthetic regression data: y = sin(x·w) + 0.1 noise, x ~ N(0, I).
+std::shared_ptr<fmala::io::RegressionData> regression_data(size_t rows, size_t features) {
+  auto data = std::make_shared<fmala::io::RegressionData>();
+  data->n_features = features;
+  data->train_x = normals(rows * features, 5);
+  const std::vector<double> noise = normals(rows, 6);
+  for (size_t n = 0; n < rows; ++n) {
+    double z = 0;
+    for (size_t i = 0; i < features; ++i) {
+      z += data->train_x[n * features + i] * (0.5 + 0.25 * static_cast<double>(i));
+    }
+    data->train_y.push_back(std::sin(z) + 0.1 * noise[n]);
+  }
+  data->x_mean.assign(features, 0.0);
+  data->x_sd.assign(features, 1.0);
+  return data;
+}
+
+// Synthetic images (h, w, 1) with N(0, 1) pixels, labels from the sign
+// pattern of two pixels so that they carry information.
+std::shared_ptr<fmala::io::ClassificationData> classification_data(size_t rows, int h, int w,
+                                                                   int classes) {
+  auto data = std::make_shared<fmala::io::ClassificationData>();
+  data->height = h;
+  data->width = w;
+  data->channels = 1;
+  data->n_features = static_cast<size_t>(h) * w;
+  data->n_classes = classes;
+  data->train_x = normals(rows * data->n_features, 7);
+  for (size_t n = 0; n < rows; ++n) {
+    const double* x = data->train_x.data() + n * data->n_features;
+    const int pattern = (x[0] > 0 ? 1 : 0) + (x[1] > 0 ? 2 : 0);
+    data->train_y.push_back(pattern % classes);
+  }
+  return data;
+}
+
+// ---- without a device: models ------------------------------------------------------------------
+
+TEST(CudaBackend, ConvolutionalNetworkIsRejectedByName) {
+  if (!fmala::cuda::compiled()) {
+    GTEST_SKIP() << "this build has no CUDA back end";
+  }
+  fmala::NetworkConfig config;
+  config.layers = fmala::parse_layers("conv:2,relu,avgpool,flatten,dense:3", "test");
+  const fmala::NetworkClassifier model(classification_data(16, 4, 4, 3), config);
+  fmala::RunSettings settings;
+  settings.chains = 2;
+  settings.warmup = 0;
+  settings.draws = 1;
+  settings.step_size = Real(0.01);
+  const std::vector<Real> theta0(static_cast<size_t>(2 * model.dim()), Real(0));
+  try {
+    fmala::cuda::run_sampler(model, settings, theta0, {});
+    FAIL() << "the CUDA back end accepted a convolutional network";
+  } catch (const fmala::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("is not supported on the CUDA back end yet"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("convolution"), std::string::npos) << message;
+  }
+}
+
 // ---- CPU/GPU parity --------------------------------------------------------------------------
 
 std::unique_ptr<fmala::Model> make_target(const std::string& name) {
+  if (name == "Mlp") {
+    fmala::MlpConfig config;
+    config.hidden = {16, 16};
+    config.tile = 64;  // 200 rows: three full tiles and a partial one
+    return std::make_unique<fmala::MlpRegression>(regression_data(200, 3), config);
+  }
+  if (name == "MlpTanhTempered") {
+    fmala::MlpConfig config;
+    config.hidden = {8};
+    config.activation = fmala::MlpConfig::Activation::tanh;
+    config.learn_noise = false;
+    config.noise_sd = 0.2;
+    config.temper = true;
+    config.tile = 50;
+    return std::make_unique<fmala::MlpRegression>(regression_data(120, 2), config);
+  }
+  if (name == "LogReg") {
+    fmala::LogisticRegressionConfig config;
+    config.tile = 40;
+    return std::make_unique<fmala::LogisticRegression>(classification_data(150, 3, 4, 4), config);
+  }
+  if (name == "DenseClassifier") {
+    fmala::NetworkConfig config;
+    config.layers = fmala::parse_layers("flatten,dense:12,softplus,dense:8,sigmoid,dense:3", "test");
+    config.tile = 32;
+    return std::make_unique<fmala::NetworkClassifier>(classification_data(100, 3, 3, 3), config);
+  }
   if (name == "Funnel") {
     return fmala::make_funnel_model(11);
   }
@@ -129,6 +233,7 @@ struct ParityCase {
   std::string target;
   SamplerKind kind;
   int curvature_tangents = 1;
+  Real step = 0;  // 0: the sampler's default initial step
 };
 
 // Names the case in ctest and failure messages instead of printing its bytes.
@@ -207,10 +312,10 @@ class CudaParity : public testing::TestWithParam<ParityCase> {};
 // coordinate must agree to 1e-5 relative. At most 2 of the 64 chains may
 // split: a split needs |log U − log α| near rounding (about 1e-13), so even
 // one is unlikely.
+//
+// The CPU half runs on every machine, so that CI checks that each case's step
+// size lets both outcomes occur before a device compares them.
 TEST_P(CudaParity, MatchesCpuFromSameSeed) {
-  std::string reason;
-  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
-
   const ParityCase& param = GetParam();
   const auto model = make_target(param.target);
   const int dim = model->dim();
@@ -223,10 +328,29 @@ TEST_P(CudaParity, MatchesCpuFromSameSeed) {
   settings.warmup = 0;
   settings.draws = steps;
   settings.seed = 20240611;
-  settings.step_size = fmala::default_initial_step(param.kind, dim);
+  settings.step_size = param.step > 0 ? param.step : fmala::default_initial_step(param.kind, dim);
 
   settings.backend = fmala::Backend::cpu;
   const fmala::SamplerRun cpu = fmala::run_sampler(*model, settings);
+  const auto accepted_on_cpu = [&] {
+    int count = 0;
+    std::vector<Real> start(static_cast<size_t>(chains) * dim);
+    model->initial_state(settings.seed, 0, chains, start.data());
+    for (int k = 0; k < chains; ++k) {
+      const Real* before = start.data() + static_cast<size_t>(k) * dim;
+      for (int t = 0; t < steps; ++t) {
+        count += moved(before, cpu.draws.at(k, t), dim) ? 1 : 0;
+        before = cpu.draws.at(k, t);
+      }
+    }
+    return count;
+  }();
+  // The comparison means something only if both outcomes occur.
+  ASSERT_GT(accepted_on_cpu, 0) << "no proposal accepted: make the step smaller";
+  ASSERT_LT(accepted_on_cpu, chains * steps) << "every proposal accepted: make the step larger";
+
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
   settings.backend = fmala::Backend::cuda;
   const fmala::SamplerRun gpu = fmala::run_sampler(*model, settings);
 
@@ -274,9 +398,7 @@ TEST_P(CudaParity, MatchesCpuFromSameSeed) {
     }
   }
   EXPECT_LE(splits, 2);
-  // The comparison means something only if both outcomes occur.
   EXPECT_GT(cpu_accepted, 0);
-  EXPECT_LT(cpu_accepted, chains * steps);
   EXPECT_EQ(gpu.draws.chains, chains);
   EXPECT_EQ(gpu.evaluations, cpu.evaluations);
   EXPECT_GT(gpu.peak_memory_bytes, 0u);
@@ -303,6 +425,79 @@ INSTANTIATE_TEST_SUITE_P(OtherTargets, CudaParity,
                                          ParityCase{"ScaledGaussian", SamplerKind::pc_fmala, 4},
                                          ParityCase{"Funnel", SamplerKind::pc_line_fmala, 4}),
                          case_name);
+
+// The dense network models: cuBLAS products and the evaluator's elementwise
+// passes on the device against the models' per-chain CPU evaluation.
+// Steps where both outcomes occur in 100 steps from the networks' initial
+// states; the defaults suit unit-scale targets.
+std::vector<ParityCase> mlp_cases() {
+  std::vector<ParityCase> cases = all_samplers_on("Mlp");
+  for (ParityCase& c : cases) {
+    if (c.kind == SamplerKind::mala) {
+      c.step = Real(0.02);
+    } else if (c.kind == SamplerKind::line_fmala) {
+      c.step = Real(0.3);
+    } else if (c.kind == SamplerKind::line_hmc) {
+      c.step = Real(0.15);
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Mlp, CudaParity, testing::ValuesIn(mlp_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Networks, CudaParity,
+                         testing::Values(ParityCase{"MlpTanhTempered", SamplerKind::mala, 1, Real(0.2)},
+                                         ParityCase{"MlpTanhTempered", SamplerKind::pc_line_fmala},
+                                         ParityCase{"LogReg", SamplerKind::mala, 1, Real(0.3)},
+                                         ParityCase{"LogReg", SamplerKind::fmala},
+                                         ParityCase{"LogReg", SamplerKind::pc_fmala},
+                                         ParityCase{"DenseClassifier", SamplerKind::mala, 1, Real(0.15)},
+                                         ParityCase{"DenseClassifier", SamplerKind::line_fmala},
+                                         ParityCase{"DenseClassifier", SamplerKind::pc_line_fmala}),
+                         case_name);
+
+// The device's jets and gradients at the same states as the CPU's, for every
+// dense network model; 64 chains span several cuBLAS batches' worth of work.
+TEST(CudaNetworks, JetsAndGradientsMatchCpu) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+  for (const std::string name : {"Mlp", "MlpTanhTempered", "LogReg", "DenseClassifier"}) {
+    const auto model = make_target(name);
+    const int chains = 64;
+    const size_t cd = static_cast<size_t>(chains) * model->dim();
+    std::vector<Real> theta(cd);
+    model->initial_state(17, 0, chains, theta.data());
+    const std::vector<double> direction = normals(cd, 18);
+    const auto expect_close = [&](Real gpu, Real cpu, const std::string& what) {
+      EXPECT_LE(std::abs(gpu - cpu), Real(1e-7) * std::max(Real(1), std::abs(cpu)))
+          << name << " " << what << ": GPU " << gpu << ", CPU " << cpu;
+    };
+    for (int order = 0; order <= 2; ++order) {
+      std::vector<Real> f(chains), d(chains), h(chains), fc(chains), dc(chains), hc(chains);
+      model->jet(chains, theta.data(), direction.data(), order, fc.data(), dc.data(), hc.data());
+      fmala::cuda::evaluate_jet(*model, chains, theta.data(), direction.data(), order, f.data(),
+                                d.data(), h.data());
+      for (int k = 0; k < chains; ++k) {
+        const std::string at = "order " + std::to_string(order) + " chain " + std::to_string(k);
+        expect_close(f[k], fc[k], "f, " + at);
+        if (order >= 1) expect_close(d[k], dc[k], "d, " + at);
+        if (order >= 2) expect_close(h[k], hc[k], "h, " + at);
+      }
+    }
+    std::vector<Real> f(chains), fc(chains), g(cd), gc(cd);
+    model->gradient(chains, theta.data(), fc.data(), gc.data());
+    fmala::cuda::evaluate_gradient(*model, chains, theta.data(), f.data(), g.data());
+    Real scale = 1;
+    for (Real v : gc) scale = std::max(scale, std::abs(v));
+    for (int k = 0; k < chains; ++k) {
+      expect_close(f[k], fc[k], "gradient's f, chain " + std::to_string(k));
+    }
+    for (size_t i = 0; i < cd; ++i) {
+      ASSERT_LE(std::abs(g[i] - gc[i]), Real(1e-7) * scale)
+          << name << " gradient entry " << i << ": GPU " << g[i] << ", CPU " << gc[i];
+    }
+  }
+}
 
 // ---- adaptation and sampling on the device -----------------------------------------------------
 

@@ -27,4 +27,13 @@ SamplerRun run_sampler(const Model& model,
                        const ProgressFn& progress,
                        const RunControl& control = {});
 
+// Evaluates the model on the current CUDA device as the back end's samplers
+// do, for `chains` chains, from and into host buffers: f and, for order >= 1,
+// d = ∇f·u, for order 2 also h = uᵀ∇²f u (theta and direction (C, D), f, d
+// and h (C)); or f and the gradient g (C, D). For checks of the device's
+// evaluation against the CPU's.
+void evaluate_jet(const Model& model, int chains, const Real* theta, const Real* direction,
+                  int order, Real* f, Real* d, Real* h);
+void evaluate_gradient(const Model& model, int chains, const Real* theta, Real* f, Real* g);
+
 }  // namespace fmala::cuda

@@ -77,6 +77,40 @@ struct AnalyticTarget {
   std::vector<Real> scales;  // gaussian: standard deviations, empty for all ones
 };
 
+// Description of a dense network model (a stack of fully connected layers,
+// each followed by an elementwise activation, with a Gaussian or categorical
+// likelihood and isotropic Gaussian priors), from which a back end other than
+// the CPU one (CUDA) builds its own evaluator. The pointers refer to the
+// model's training data and stay valid as long as the model.
+struct DenseNetworkSpec {
+  enum class Activation { identity, relu, tanh, sigmoid, softplus };
+  enum class Likelihood { gaussian, categorical };
+  struct Layer {
+    int in = 0;   // inputs (the flattened input for the first layer)
+    int out = 0;  // outputs
+    size_t w_offset = 0;  // W (in, out) row-major in a chain's parameter vector
+    size_t b_offset = 0;  // b (out)
+    Activation activation = Activation::identity;  // applied to the layer's output
+  };
+  std::vector<Layer> layers;
+  Likelihood likelihood = Likelihood::gaussian;
+  const double* x = nullptr;    // training inputs (rows, layers[0].in) row-major
+  const double* y = nullptr;    // gaussian: targets (rows)
+  const int* labels = nullptr;  // categorical: labels (rows) in [0, classes)
+  size_t rows = 0;
+  int classes = 0;            // categorical: the last layer's outputs
+  size_t prior_count = 0;     // parameters [0, prior_count) have the N(0, prior_sd²) prior
+  Real prior_sd = 1;
+  // gaussian: σ = noise_sd, or, with learn_noise, log σ = θ[prior_count] with
+  // a N(log_noise_prior_mean, log_noise_prior_sd²) prior.
+  bool learn_noise = false;
+  Real noise_sd = 1;
+  Real log_noise_prior_mean = 0;
+  Real log_noise_prior_sd = 1;
+  bool temper = false;  // divide the whole log density by rows
+  int tile = 256;       // training rows per tile
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -127,6 +161,9 @@ class Model {
 
   // The built-in analytic target this model evaluates, or null for other models.
   virtual const AnalyticTarget* analytic_target() const { return nullptr; }
+  // The dense network this model evaluates, or null for other models (and for
+  // networks with convolution or pooling layers).
+  virtual const DenseNetworkSpec* dense_network() const { return nullptr; }
 };
 
 }  // namespace fmala

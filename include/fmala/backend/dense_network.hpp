@@ -1,0 +1,713 @@
+#pragma once
+// DenseNetworkEvaluator: the log density of a dense network model
+// (DenseNetworkSpec) for all chains at once, as a fixed sequence of batched
+// products and elementwise passes over a tile of training rows. The CUDA back
+// end evaluates the network models with it (kernels/device_ops.cuh); on the
+// host it runs with HostDenseOps, which is how the CPU tests check the
+// sequence against the models' own per-chain evaluation.
+//
+// `Ops` supplies the back end:
+//   template <class T> using Array = ...;     owning array with data() and bytes()
+//   template <class T> Array<T> zeros(size_t n);
+//   template <class T> Array<T> upload(const T* host, size_t n);
+//   void gemm(bool trans_a, bool trans_b, int m, int n, int k, Real alpha,
+//             const Real* a, int lda, int64_t stride_a, const Real* b, int ldb,
+//             int64_t stride_b, Real beta, Real* c, int ldc, int64_t stride_c,
+//             int batch);                  row-major C = α op(A) op(B) + β C per batch item
+//   template <class F> void launch(size_t n, const F& f, const char* phase);   f(i), i < n
+// All pointers that the evaluator receives and passes on are in the Ops'
+// memory space.
+//
+// Jets. Per chain, a layer's input and output are `planes` stacked (rows,
+// width) matrices: value, first and second derivative along u. With
+// per-chain W and its direction dW (d²W = 0, θ moves on a line):
+//   Z = H W + b,  Z' = H' W + H dW + db,  Z'' = H'' W + 2 H' dW,
+// so the stacked planes of H times W are one product per chain, batched over
+// chains, and two more products add the dW terms. The first layer's input is
+// the data tile, shared by all chains (batch stride 0), with no derivative
+// planes. Then the activation jet, elementwise:
+//   a = φ(z),  a' = φ'(z) z',  a'' = φ''(z) z'² + φ'(z) z''.
+// The likelihood's jet is formed per row and summed per chain in row order,
+// in double, across tiles.
+//
+// Gradient (reverse mode, for MALA). Each tile runs forward keeping every
+// layer's output, then δ = ∂ log p / ∂(last output) per row and, layer by
+// layer backwards, ∂W += Hᵀ δ, ∂b += Σ_rows δ and δ ← (δ Wᵀ) ⊙ φ'(z), with
+// φ' computed from the stored output a = φ(z).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fmala/ad/jet.hpp"
+#include "fmala/ad/math.hpp"
+#include "fmala/core/config.hpp"
+#include "fmala/core/error.hpp"
+#include "fmala/model/model.hpp"
+
+namespace fmala {
+
+namespace dense_detail {
+
+using Activation = DenseNetworkSpec::Activation;
+
+inline constexpr double kLogTwoPi = 1.83787706640934548356065947281123527;
+
+FMALA_HD inline Real sigmoid_of(Real z) {
+  if (z >= 0) {
+    return Real(1) / (Real(1) + exp(-z));
+  }
+  const Real e = exp(z);
+  return e / (Real(1) + e);
+}
+
+// φ(z), φ'(z) and φ''(z).
+struct ActivationValues {
+  Real value, first, second;
+};
+
+FMALA_HD inline ActivationValues activation_values(Activation kind, Real z) {
+  switch (kind) {
+    case Activation::relu:
+      return z > Real(0) ? ActivationValues{z, Real(1), Real(0)}
+                         : ActivationValues{Real(0), Real(0), Real(0)};
+    case Activation::tanh: {
+      const Real t = tanh(z);
+      const Real slope = Real(1) - t * t;
+      return {t, slope, Real(-2) * t * slope};
+    }
+    case Activation::sigmoid: {
+      const Real s = sigmoid_of(z);
+      const Real slope = s * (Real(1) - s);
+      return {s, slope, slope * (Real(1) - Real(2) * s)};
+    }
+    case Activation::softplus: {
+      const Real s = sigmoid_of(z);
+      const Real a = (z > Real(0) ? z : Real(0)) + log1p(exp(z > Real(0) ? -z : z));
+      return {a, s, s * (Real(1) - s)};
+    }
+    case Activation::identity:
+    default:
+      return {z, Real(1), Real(0)};
+  }
+}
+
+// φ'(z) from the output a = φ(z): relu' = [a > 0], tanh' = 1 - a²,
+// sigmoid' = a (1 - a), softplus' = sigmoid(z) = 1 - e^(-a).
+FMALA_HD inline Real slope_from_output(Activation kind, Real a) {
+  switch (kind) {
+    case Activation::relu:
+      return a > Real(0) ? Real(1) : Real(0);
+    case Activation::tanh:
+      return Real(1) - a * a;
+    case Activation::sigmoid:
+      return a * (Real(1) - a);
+    case Activation::softplus:
+      return -expm1(-a);
+    case Activation::identity:
+    default:
+      return Real(1);
+  }
+}
+
+// The number of nonzero planes after an activation of a layer output with
+// `planes` nonzero planes, for jets of `order`: relu and the identity keep a
+// zero second plane zero, the smooth ones fill it from the first.
+inline int planes_after(Activation kind, int planes, int order) {
+  if (kind == Activation::relu || kind == Activation::identity) {
+    return planes;
+  }
+  return order >= 2 && planes >= 2 ? 3 : planes;
+}
+
+// Adds the bias (and its direction) to one layer's output planes and applies
+// the activation jet, for element i of (C, rows, out). Planes of chain c start
+// at out + c · chain_stride, plane p at p · rows · width.
+struct BiasActivation {
+  Real* out;
+  int64_t chain_stride;
+  int rows;
+  int width;
+  int planes_in;   // nonzero planes of the product
+  int planes_out;  // nonzero planes after the activation
+  const Real* theta;
+  const Real* direction;  // null for order 0
+  int64_t dim;
+  int64_t b_offset;
+  Activation activation;
+  FMALA_HD void operator()(size_t i) const {
+    const size_t per_chain = static_cast<size_t>(rows) * width;
+    const size_t c = i / per_chain;
+    const size_t e = i % per_chain;
+    const size_t j = e % static_cast<size_t>(width);
+    Real* z = out + c * chain_stride + e;
+    const size_t b = c * dim + b_offset + j;
+    Real z0 = z[0] + theta[b];
+    Real z1 = planes_in >= 2 ? z[per_chain] + direction[b] : Real(0);
+    const Real z2 = planes_in >= 3 ? z[2 * per_chain] : Real(0);
+    const ActivationValues v = activation_values(activation, z0);
+    z[0] = v.value;
+    if (planes_out >= 2) {
+      z[per_chain] = v.first * z1;
+    }
+    if (planes_out >= 3) {
+      z[2 * per_chain] = v.second * z1 * z1 + v.first * z2;
+    }
+  }
+};
+
+// One row's log-likelihood jet into terms (C, tile, 3). Row r of chain c has
+// output planes at out + c · chain_stride, plane p at p · rows · width.
+struct RowLikelihood {
+  const Real* out;
+  int64_t chain_stride;
+  int rows;
+  int width;  // 1 (gaussian) or the number of classes
+  int planes;
+  DenseNetworkSpec::Likelihood likelihood;
+  const double* y;   // this tile's targets
+  const int* labels; // this tile's labels
+  Real* terms;
+  int tile;
+  FMALA_HD void operator()(size_t i) const {
+    const size_t c = i / static_cast<size_t>(rows);
+    const size_t r = i % static_cast<size_t>(rows);
+    const size_t plane = static_cast<size_t>(rows) * width;
+    const Real* z0 = out + c * chain_stride + r * width;
+    const Real* z1 = planes >= 2 ? z0 + plane : nullptr;
+    const Real* z2 = planes >= 3 ? z0 + 2 * plane : nullptr;
+    Real* t = terms + (c * tile + r) * 3;
+    if (likelihood == DenseNetworkSpec::Likelihood::gaussian) {
+      // Σ r², (Σ r²)' = Σ -2 r μ', (Σ r²)'' = Σ 2 μ'² - 2 r μ''.
+      const Real res = y[r] - z0[0];
+      const Real mu1 = z1 ? z1[0] : Real(0);
+      const Real mu2 = z2 ? z2[0] : Real(0);
+      t[0] = res * res;
+      t[1] = Real(-2) * res * mu1;
+      t[2] = Real(2) * mu1 * mu1 - Real(2) * res * mu2;
+      return;
+    }
+    // log softmax(z)_y = z_y - lse(z), with lse' = Σ p z' and
+    // lse'' = Σ p z'' + Σ p z'² - (Σ p z')², p = softmax(z).
+    Real shift = z0[0];
+    for (int k = 1; k < width; ++k) {
+      shift = z0[k] > shift ? z0[k] : shift;
+    }
+    Real sum = 0, s1 = 0, s2 = 0, s11 = 0;
+    for (int k = 0; k < width; ++k) {
+      const Real e = exp(z0[k] - shift);
+      sum += e;
+      if (z1) {
+        s1 += e * z1[k];
+        s11 += e * z1[k] * z1[k];
+      }
+      if (z2) {
+        s2 += e * z2[k];
+      }
+    }
+    const int label = labels[r];
+    const Real mean1 = s1 / sum;
+    t[0] = (z0[label] - shift) - log(sum);
+    t[1] = (z1 ? z1[label] : Real(0)) - mean1;
+    t[2] = (z2 ? z2[label] : Real(0)) - (s2 / sum + s11 / sum - mean1 * mean1);
+  }
+};
+
+// sums[c] += Σ_r terms[c, r] in row order, for chain c.
+struct SumRows {
+  const Real* terms;
+  int tile;
+  int rows;
+  int width;  // values per row: 3 (jets) or 1 (gradient)
+  Real* sums;
+  FMALA_HD void operator()(size_t c) const {
+    const Real* t = terms + c * tile * width;
+    Real* s = sums + c * width;
+    for (int r = 0; r < rows; ++r) {
+      for (int w = 0; w < width; ++w) {
+        s[w] += t[static_cast<size_t>(r) * width + w];
+      }
+    }
+  }
+};
+
+// Σ_i log N(θ_i + t u_i; 0, s²) over the first `count` entries, as a jet in t.
+FMALA_HD inline Jet<Real> prior_jet(const Real* theta, const Real* direction, int order,
+                                    size_t count, Real prior_sd) {
+  double sum_tt = 0, sum_tu = 0, sum_uu = 0;
+  for (size_t i = 0; i < count; ++i) {
+    sum_tt += theta[i] * theta[i];
+    if (order >= 1) {
+      sum_tu += theta[i] * direction[i];
+    }
+    if (order >= 2) {
+      sum_uu += direction[i] * direction[i];
+    }
+  }
+  const Real inv_var = Real(1) / (prior_sd * prior_sd);
+  return Jet<Real>(-0.5 * sum_tt * inv_var -
+                       static_cast<double>(count) * (log(prior_sd) + 0.5 * kLogTwoPi),
+                   -sum_tu * inv_var, -sum_uu * inv_var);
+}
+
+// The scalar settings of the likelihood and priors, copied into the functors.
+struct Settings {
+  DenseNetworkSpec::Likelihood likelihood;
+  size_t prior_count;
+  Real prior_sd;
+  bool learn_noise;
+  Real noise_sd;
+  Real log_noise_prior_mean;
+  Real log_noise_prior_sd;
+  bool temper;
+  double rows;
+
+  explicit Settings(const DenseNetworkSpec& spec)
+      : likelihood(spec.likelihood),
+        prior_count(spec.prior_count),
+        prior_sd(spec.prior_sd),
+        learn_noise(spec.learn_noise),
+        noise_sd(spec.noise_sd),
+        log_noise_prior_mean(spec.log_noise_prior_mean),
+        log_noise_prior_sd(spec.log_noise_prior_sd),
+        temper(spec.temper),
+        rows(static_cast<double>(spec.rows)) {}
+
+  FMALA_HD Jet<Real> log_noise_prior(const Jet<Real>& s) const {
+    const Real inv = Real(1) / (log_noise_prior_sd * log_noise_prior_sd);
+    const Real e = s.val - log_noise_prior_mean;
+    return Jet<Real>(-0.5 * e * e * inv - log(log_noise_prior_sd) - 0.5 * kLogTwoPi,
+                     -e * s.d * inv, -s.d * s.d * inv);
+  }
+
+  // log N(y; μ, σ²) summed over the rows, from Σ (y - μ)² and log σ.
+  FMALA_HD Jet<Real> gaussian(const Jet<Real>& log_sigma, const Jet<Real>& sum_squares) const {
+    const Jet<Real> precision = exp(Real(-2) * log_sigma);
+    return Real(-0.5 * rows * kLogTwoPi) - Real(rows) * log_sigma -
+           Real(0.5) * (precision * sum_squares);
+  }
+};
+
+// f, d, h of chain c from its likelihood sums and the prior.
+struct FinishJet {
+  Settings settings;
+  const Real* sums;  // (C, 3)
+  const Real* theta;
+  const Real* direction;
+  int64_t dim;
+  int order;
+  Real* f;
+  Real* d;
+  Real* h;
+  FMALA_HD void operator()(size_t c) const {
+    const Real* t = theta + c * dim;
+    const Real* u = order >= 1 ? direction + c * dim : nullptr;
+    const Real* s = sums + 3 * c;
+    const Jet<Real> likelihood_sums(s[0], order >= 1 ? s[1] : Real(0), order >= 2 ? s[2] : Real(0));
+    Jet<Real> result;
+    if (settings.likelihood == DenseNetworkSpec::Likelihood::gaussian) {
+      Jet<Real> log_sigma(log(settings.noise_sd));
+      if (settings.learn_noise) {
+        const size_t at = settings.prior_count;
+        log_sigma = Jet<Real>(t[at], u ? u[at] : Real(0), Real(0));
+      }
+      result = settings.gaussian(log_sigma, likelihood_sums) +
+               prior_jet(t, u, order, settings.prior_count, settings.prior_sd);
+      if (settings.learn_noise) {
+        result += settings.log_noise_prior(log_sigma);
+      }
+    } else {
+      result = likelihood_sums + prior_jet(t, u, order, settings.prior_count, settings.prior_sd);
+    }
+    if (settings.temper) {
+      result = result / Real(settings.rows);
+    }
+    f[c] = result.val;
+    if (order >= 1 && d) {
+      d[c] = result.d;
+    }
+    if (order >= 2 && h) {
+      h[c] = result.d2;
+    }
+  }
+};
+
+// The output layer's δ and the row's log-likelihood term (gaussian: the
+// squared residual; δ = y - μ, to be scaled by the precision at the end).
+struct OutputDelta {
+  const Real* out;  // (C, tile, width) per chain at out + c · chain_stride
+  int64_t chain_stride;
+  Real* delta;      // (C, rows, width) per chain at delta + c · delta_stride
+  int64_t delta_stride;
+  int rows;
+  int width;
+  DenseNetworkSpec::Likelihood likelihood;
+  const double* y;
+  const int* labels;
+  Real* terms;  // (C, tile)
+  int tile;
+  FMALA_HD void operator()(size_t i) const {
+    const size_t c = i / static_cast<size_t>(rows);
+    const size_t r = i % static_cast<size_t>(rows);
+    const Real* z = out + c * chain_stride + r * width;
+    Real* dz = delta + c * delta_stride + r * width;
+    Real* t = terms + c * tile + r;
+    if (likelihood == DenseNetworkSpec::Likelihood::gaussian) {
+      const Real res = y[r] - z[0];
+      dz[0] = res;
+      *t = res * res;
+      return;
+    }
+    Real shift = z[0];
+    for (int k = 1; k < width; ++k) {
+      shift = z[k] > shift ? z[k] : shift;
+    }
+    Real sum = 0;
+    for (int k = 0; k < width; ++k) {
+      sum += exp(z[k] - shift);
+    }
+    const int label = labels[r];
+    *t = (z[label] - shift) - log(sum);
+    for (int k = 0; k < width; ++k) {
+      dz[k] = (k == label ? Real(1) : Real(0)) - exp(z[k] - shift) / sum;
+    }
+  }
+};
+
+// g_b[j] += Σ_r δ[r, j] for chain c = i / width, unit j = i % width.
+struct AddBiasGradient {
+  const Real* delta;
+  int64_t delta_stride;
+  int rows;
+  int width;
+  Real* g;
+  int64_t dim;
+  int64_t b_offset;
+  FMALA_HD void operator()(size_t i) const {
+    const size_t c = i / static_cast<size_t>(width);
+    const size_t j = i % static_cast<size_t>(width);
+    const Real* dz = delta + c * delta_stride + j;
+    Real sum = 0;
+    for (int r = 0; r < rows; ++r) {
+      sum += dz[static_cast<size_t>(r) * width];
+    }
+    g[c * dim + b_offset + j] += sum;
+  }
+};
+
+// δ[i] *= φ'(z) from the stored output a = φ(z), element i of (C, rows, width).
+struct MultiplyBySlope {
+  Real* delta;
+  int64_t delta_stride;
+  const Real* a;
+  int64_t a_stride;
+  size_t per_chain;
+  Activation activation;
+  FMALA_HD void operator()(size_t i) const {
+    const size_t c = i / per_chain;
+    const size_t e = i % per_chain;
+    delta[c * delta_stride + e] *= slope_from_output(activation, a[c * a_stride + e]);
+  }
+};
+
+struct Fill {
+  Real* values;
+  Real value;
+  FMALA_HD void operator()(size_t i) const { values[i] = value; }
+};
+
+// The gradient of chain c from its likelihood gradient and sums, with the
+// prior; element i < C · D is coordinate i % D of chain i / D, and f is
+// written by the coordinate 0.
+struct FinishGradient {
+  Settings settings;
+  const Real* sums;  // (C)
+  const Real* theta;
+  int64_t dim;
+  Real* f;
+  Real* g;
+  FMALA_HD void operator()(size_t i) const {
+    const size_t c = i / static_cast<size_t>(dim);
+    const size_t at = i % static_cast<size_t>(dim);
+    const Real* t = theta + c * dim;
+    const Real inv_var = Real(1) / (settings.prior_sd * settings.prior_sd);
+    const bool gaussian = settings.likelihood == DenseNetworkSpec::Likelihood::gaussian;
+    const Real log_sigma = gaussian && settings.learn_noise ? t[settings.prior_count]
+                                                            : log(settings.noise_sd);
+    const Real precision = gaussian ? exp(Real(-2) * log_sigma) : Real(1);
+    Real value = g[i];
+    if (at < settings.prior_count) {
+      value = precision * value - t[at] * inv_var;
+    } else if (gaussian && settings.learn_noise && at == settings.prior_count) {
+      const Real sd = settings.log_noise_prior_sd;
+      value = Real(-settings.rows) + precision * sums[c] -
+              (log_sigma - settings.log_noise_prior_mean) / (sd * sd);
+    }
+    if (settings.temper) {
+      value = value / Real(settings.rows);
+    }
+    g[i] = value;
+    if (at == 0) {
+      Jet<Real> result;
+      if (gaussian) {
+        result = settings.gaussian(Jet<Real>(log_sigma), Jet<Real>(sums[c])) +
+                 prior_jet(t, nullptr, 0, settings.prior_count, settings.prior_sd);
+        if (settings.learn_noise) {
+          result += settings.log_noise_prior(Jet<Real>(log_sigma));
+        }
+      } else {
+        result = Jet<Real>(sums[c]) + prior_jet(t, nullptr, 0, settings.prior_count, settings.prior_sd);
+      }
+      if (settings.temper) {
+        result = result / Real(settings.rows);
+      }
+      f[c] = result.val;
+    }
+  }
+};
+
+}  // namespace dense_detail
+
+// Throws fmala::Error naming `where` when the spec is inconsistent with a
+// parameter vector of `dim` values (offsets out of range, layer widths that do
+// not chain, a last layer that does not match the likelihood).
+void check_dense_network(const DenseNetworkSpec& spec, int dim, const std::string& where);
+
+template <class Ops>
+class DenseNetworkEvaluator {
+ public:
+  // Copies the training data into the Ops' memory; work buffers are
+  // allocated by the first jet() or gradient().
+  DenseNetworkEvaluator(const DenseNetworkSpec& spec, int dim, int chains, Ops& ops)
+      : spec_(spec), dim_(dim), chains_(chains), ops_(ops) {
+    check_dense_network(spec, dim, "dense network");
+    tile_ = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(spec.tile, 1)), spec.rows));
+    for (const DenseNetworkSpec::Layer& layer : spec.layers) {
+      max_width_ = std::max(max_width_, layer.out);
+      if (&layer != &spec.layers.front()) {
+        max_width_ = std::max(max_width_, layer.in);
+      }
+    }
+    const int inputs = spec.layers.front().in;
+    x_ = ops_.template upload<double>(spec.x, spec.rows * static_cast<size_t>(inputs));
+    if (gaussian()) {
+      y_ = ops_.template upload<double>(spec.y, spec.rows);
+    } else {
+      labels_ = ops_.template upload<int>(spec.labels, spec.rows);
+    }
+  }
+
+  // Bytes of the buffers held now (data and work buffers).
+  size_t bytes() const {
+    size_t total = x_.bytes() + y_.bytes() + labels_.bytes() + planes_a_.bytes() + planes_b_.bytes() +
+                   terms_.bytes() + sums_.bytes() + delta_a_.bytes() + delta_b_.bytes();
+    for (const auto& a : activations_) {
+      total += a.bytes();
+    }
+    return total;
+  }
+
+  // Bytes that jet() (gradient = false) or gradient() (true) add to bytes()
+  // on first use, for memory estimates before anything is allocated.
+  static size_t work_bytes(const DenseNetworkSpec& spec, int chains, bool gradient) {
+    const size_t c = static_cast<size_t>(chains);
+    const size_t tile = std::min<size_t>(static_cast<size_t>(std::max(spec.tile, 1)), spec.rows);
+    size_t width = 0;
+    size_t stored = 0;
+    for (const DenseNetworkSpec::Layer& layer : spec.layers) {
+      width = std::max({width, static_cast<size_t>(layer.out), static_cast<size_t>(layer.in)});
+      stored += static_cast<size_t>(layer.out);
+    }
+    if (!spec.layers.empty()) {
+      width = std::max<size_t>(width, 1);
+    }
+    if (!gradient) {
+      return sizeof(Real) * c * (2 * 3 * tile * width + 3 * tile + 3);
+    }
+    return sizeof(Real) * c * (tile * stored + 2 * tile * width + tile + 1);
+  }
+
+  void jet(const Real* theta, const Real* direction, int order, Real* f, Real* d, Real* h) {
+    using namespace dense_detail;
+    if (order < 0 || order > 2) {
+      throw make_error("dense network", "order must be 0, 1 or 2, got " + std::to_string(order));
+    }
+    if (order >= 1 && direction == nullptr) {
+      throw make_error("dense network", "a jet of order " + std::to_string(order) + " needs a direction");
+    }
+    const size_t c = static_cast<size_t>(chains_);
+    const int64_t chain_stride = static_cast<int64_t>(3) * tile_ * max_width_;
+    if (planes_a_.size() == 0) {
+      planes_a_ = ops_.template zeros<Real>(c * static_cast<size_t>(chain_stride));
+      planes_b_ = ops_.template zeros<Real>(c * static_cast<size_t>(chain_stride));
+    }
+    if (terms_.size() < c * tile_ * 3) {
+      terms_ = ops_.template zeros<Real>(c * tile_ * 3);
+      sums_ = ops_.template zeros<Real>(c * 3);
+    }
+    ops_.launch(c * 3, Fill{sums_.data(), Real(0)}, "dense network: clear sums");
+    const int inputs = spec_.layers.front().in;
+    for (size_t start = 0; start < spec_.rows; start += static_cast<size_t>(tile_)) {
+      const int rows = static_cast<int>(std::min<size_t>(tile_, spec_.rows - start));
+      const Real* in = x_.data() + start * inputs;
+      int64_t in_stride = 0;  // the data tile is shared by all chains
+      int planes = 1;
+      Real* out = planes_a_.data();
+      for (const DenseNetworkSpec::Layer& layer : spec_.layers) {
+        const int64_t in_plane = static_cast<int64_t>(rows) * layer.in;
+        const int64_t out_plane = static_cast<int64_t>(rows) * layer.out;
+        // [Z; Z'; Z''] = [H; H'; H''] W over the nonzero planes of H.
+        ops_.gemm(false, false, planes * rows, layer.out, layer.in, Real(1), in, layer.in, in_stride,
+                  theta + layer.w_offset, layer.out, dim_, Real(0), out, layer.out, chain_stride,
+                  chains_);
+        int product_planes = planes;
+        if (order >= 1) {
+          // Z' += H dW
+          ops_.gemm(false, false, rows, layer.out, layer.in, Real(1), in, layer.in, in_stride,
+                    direction + layer.w_offset, layer.out, dim_, planes >= 2 ? Real(1) : Real(0),
+                    out + out_plane, layer.out, chain_stride, chains_);
+          product_planes = std::max(product_planes, 2);
+        }
+        if (order >= 2 && planes >= 2) {
+          // Z'' += 2 H' dW
+          ops_.gemm(false, false, rows, layer.out, layer.in, Real(2), in + in_plane, layer.in,
+                    in_stride, direction + layer.w_offset, layer.out, dim_,
+                    planes >= 3 ? Real(1) : Real(0), out + 2 * out_plane, layer.out, chain_stride,
+                    chains_);
+          product_planes = 3;
+        }
+        const int after = planes_after(layer.activation, product_planes, order);
+        ops_.launch(c * static_cast<size_t>(out_plane),
+                    BiasActivation{out, chain_stride, rows, layer.out, product_planes, after, theta,
+                                   direction, dim_, static_cast<int64_t>(layer.b_offset),
+                                   layer.activation},
+                    "dense network: bias and activation");
+        planes = after;
+        in = out;
+        in_stride = chain_stride;
+        out = out == planes_a_.data() ? planes_b_.data() : planes_a_.data();
+      }
+      const DenseNetworkSpec::Layer& last = spec_.layers.back();
+      ops_.launch(c * static_cast<size_t>(rows),
+                  RowLikelihood{in, chain_stride, rows, last.out, planes, spec_.likelihood,
+                                targets(start), labels(start), terms_.data(),
+                                tile_},
+                  "dense network: likelihood");
+      ops_.launch(c, SumRows{terms_.data(), tile_, rows, 3, sums_.data()}, "dense network: sums");
+    }
+    ops_.launch(c, FinishJet{Settings(spec_), sums_.data(), theta, direction, dim_, order, f, d, h},
+                "dense network: prior");
+  }
+
+  void gradient(const Real* theta, Real* f, Real* g) {
+    using namespace dense_detail;
+    const size_t c = static_cast<size_t>(chains_);
+    const size_t n_layers = spec_.layers.size();
+    if (activations_.empty()) {
+      for (const DenseNetworkSpec::Layer& layer : spec_.layers) {
+        activations_.push_back(ops_.template zeros<Real>(c * tile_ * static_cast<size_t>(layer.out)));
+      }
+      delta_a_ = ops_.template zeros<Real>(c * tile_ * static_cast<size_t>(max_width_));
+      delta_b_ = ops_.template zeros<Real>(c * tile_ * static_cast<size_t>(max_width_));
+    }
+    if (terms_.size() < c * tile_) {
+      terms_ = ops_.template zeros<Real>(c * tile_ * 3);
+      sums_ = ops_.template zeros<Real>(c * 3);
+    }
+    ops_.launch(c, Fill{sums_.data(), Real(0)}, "dense network: clear sums");
+    ops_.launch(c * static_cast<size_t>(dim_), Fill{g, Real(0)}, "dense network: clear gradient");
+    const int inputs = spec_.layers.front().in;
+    const int64_t delta_stride = static_cast<int64_t>(tile_) * max_width_;
+    for (size_t start = 0; start < spec_.rows; start += static_cast<size_t>(tile_)) {
+      const int rows = static_cast<int>(std::min<size_t>(tile_, spec_.rows - start));
+      const Real* x = x_.data() + start * inputs;
+      // Forward, keeping every layer's output.
+      for (size_t l = 0; l < n_layers; ++l) {
+        const DenseNetworkSpec::Layer& layer = spec_.layers[l];
+        const Real* in = l == 0 ? x : activations_[l - 1].data();
+        const int64_t in_stride = l == 0 ? 0 : static_cast<int64_t>(tile_) * layer.in;
+        const int64_t out_stride = static_cast<int64_t>(tile_) * layer.out;
+        Real* out = activations_[l].data();
+        ops_.gemm(false, false, rows, layer.out, layer.in, Real(1), in, layer.in, in_stride,
+                  theta + layer.w_offset, layer.out, dim_, Real(0), out, layer.out, out_stride,
+                  chains_);
+        ops_.launch(c * static_cast<size_t>(rows) * layer.out,
+                    BiasActivation{out, out_stride, rows, layer.out, 1, 1, theta, nullptr, dim_,
+                                   static_cast<int64_t>(layer.b_offset), layer.activation},
+                    "dense network: bias and activation");
+      }
+      const DenseNetworkSpec::Layer& last = spec_.layers.back();
+      Real* delta = delta_a_.data();
+      Real* delta_next = delta_b_.data();
+      ops_.launch(c * static_cast<size_t>(rows),
+                  OutputDelta{activations_.back().data(), static_cast<int64_t>(tile_) * last.out,
+                              delta, delta_stride, rows, last.out, spec_.likelihood,
+                              targets(start), labels(start), terms_.data(), tile_},
+                  "dense network: output delta");
+      ops_.launch(c, SumRows{terms_.data(), tile_, rows, 1, sums_.data()}, "dense network: sums");
+      // The last layer's activation, when it has one, acts on the output.
+      if (last.activation != Activation::identity) {
+        ops_.launch(c * static_cast<size_t>(rows) * last.out,
+                    MultiplyBySlope{delta, delta_stride, activations_.back().data(),
+                                    static_cast<int64_t>(tile_) * last.out,
+                                    static_cast<size_t>(rows) * last.out, last.activation},
+                    "dense network: slope");
+      }
+      // Backward.
+      for (size_t l = n_layers; l-- > 0;) {
+        const DenseNetworkSpec::Layer& layer = spec_.layers[l];
+        const Real* in = l == 0 ? x : activations_[l - 1].data();
+        const int64_t in_stride = l == 0 ? 0 : static_cast<int64_t>(tile_) * layer.in;
+        // ∂W += Hᵀ δ
+        ops_.gemm(true, false, layer.in, layer.out, rows, Real(1), in, layer.in, in_stride, delta,
+                  layer.out, delta_stride, Real(1), g + layer.w_offset, layer.out, dim_, chains_);
+        ops_.launch(c * static_cast<size_t>(layer.out),
+                    AddBiasGradient{delta, delta_stride, rows, layer.out, g, dim_,
+                                    static_cast<int64_t>(layer.b_offset)},
+                    "dense network: bias gradient");
+        if (l == 0) {
+          break;
+        }
+        // δ ← (δ Wᵀ) ⊙ φ'(z) of the layer below
+        ops_.gemm(false, true, rows, layer.in, layer.out, Real(1), delta, layer.out, delta_stride,
+                  theta + layer.w_offset, layer.out, dim_, Real(0), delta_next, layer.in,
+                  delta_stride, chains_);
+        const DenseNetworkSpec::Layer& below = spec_.layers[l - 1];
+        ops_.launch(c * static_cast<size_t>(rows) * layer.in,
+                    MultiplyBySlope{delta_next, delta_stride, activations_[l - 1].data(),
+                                    static_cast<int64_t>(tile_) * layer.in,
+                                    static_cast<size_t>(rows) * layer.in, below.activation},
+                    "dense network: slope");
+        std::swap(delta, delta_next);
+      }
+    }
+    ops_.launch(c * static_cast<size_t>(dim_), FinishGradient{Settings(spec_), sums_.data(), theta, dim_, f, g},
+                "dense network: prior gradient");
+  }
+
+ private:
+  bool gaussian() const { return spec_.likelihood == DenseNetworkSpec::Likelihood::gaussian; }
+  const double* targets(size_t start) const { return gaussian() ? y_.data() + start : nullptr; }
+  const int* labels(size_t start) const { return gaussian() ? nullptr : labels_.data() + start; }
+
+  DenseNetworkSpec spec_;
+  int64_t dim_;
+  int chains_;
+  Ops& ops_;
+  int tile_ = 1;
+  int max_width_ = 1;
+  typename Ops::template Array<double> x_;
+  typename Ops::template Array<double> y_;
+  typename Ops::template Array<int> labels_;
+  typename Ops::template Array<Real> planes_a_, planes_b_;  // (C, 3, tile, width) each
+  typename Ops::template Array<Real> terms_;                // (C, tile, 3)
+  typename Ops::template Array<Real> sums_;                 // (C, 3)
+  std::vector<typename Ops::template Array<Real>> activations_;  // per layer (C, tile, out)
+  typename Ops::template Array<Real> delta_a_, delta_b_;         // (C, tile, width) each
+};
+
+}  // namespace fmala

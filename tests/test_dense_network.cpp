@@ -1,0 +1,194 @@
+// The batched dense network evaluator (the sequence the CUDA back end runs for
+// the network models), run on the host with HostDenseOps, against each
+// model's own per-chain jet() and gradient().
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fmala/backend/dense_network.hpp"
+#include "fmala/backend/host_dense_ops.hpp"
+#include "fmala/core/error.hpp"
+#include "fmala/io/classification_data.hpp"
+#include "fmala/io/regression_data.hpp"
+#include "fmala/model/logreg.hpp"
+#include "fmala/model/mlp.hpp"
+#include "fmala/model/network.hpp"
+#include "fmala/random/philox.hpp"
+
+namespace fmala {
+namespace {
+
+std::vector<double> normals(size_t count, uint64_t seed, double scale = 1.0) {
+  Stream stream(seed, 0, 0, Draw::noise);
+  std::vector<double> values(count);
+  for (double& v : values) {
+    v = scale * stream.normal();
+  }
+  return values;
+}
+
+std::shared_ptr<io::RegressionData> regression_data(size_t rows, size_t features) {
+  auto data = std::make_shared<io::RegressionData>();
+  data->n_features = features;
+  data->train_x = normals(rows * features, 11);
+  data->train_y = normals(rows, 12);
+  data->x_mean.assign(features, 0.0);
+  data->x_sd.assign(features, 1.0);
+  return data;
+}
+
+std::shared_ptr<io::ClassificationData> classification_data(size_t rows, int h, int w, int classes) {
+  auto data = std::make_shared<io::ClassificationData>();
+  data->height = h;
+  data->width = w;
+  data->channels = 1;
+  data->n_features = static_cast<size_t>(h) * w;
+  data->n_classes = classes;
+  data->train_x = normals(rows * data->n_features, 21);
+  for (size_t n = 0; n < rows; ++n) {
+    data->train_y.push_back(static_cast<int>((n * 7 + 3) % static_cast<size_t>(classes)));
+  }
+  return data;
+}
+
+// Relative agreement with a floor of 1 on the scale.
+void expect_close(double expected, double actual, const std::string& what) {
+  EXPECT_NEAR(actual, expected, 1e-10 * std::max(1.0, std::abs(expected))) << what;
+}
+
+// Compares the evaluator with the model at three chains' states and
+// directions, for jets of every order and the gradient.
+void expect_same_as_model(const Model& model, double scale) {
+  const DenseNetworkSpec* spec = model.dense_network();
+  ASSERT_NE(spec, nullptr) << model.description();
+  const int chains = 3;
+  const int dim = model.dim();
+  const std::vector<double> theta = normals(static_cast<size_t>(chains) * dim, 31, scale);
+  const std::vector<double> direction = normals(static_cast<size_t>(chains) * dim, 32);
+  HostDenseOps ops;
+  DenseNetworkEvaluator<HostDenseOps> evaluator(*spec, dim, chains, ops);
+  for (int order = 0; order <= 2; ++order) {
+    std::vector<double> f(chains), d(chains), h(chains), f_ref(chains), d_ref(chains), h_ref(chains);
+    model.jet(chains, theta.data(), direction.data(), order, f_ref.data(), d_ref.data(), h_ref.data());
+    evaluator.jet(theta.data(), direction.data(), order, f.data(), d.data(), h.data());
+    for (int k = 0; k < chains; ++k) {
+      const std::string what = model.description() + " order " + std::to_string(order) +
+                               " chain " + std::to_string(k);
+      expect_close(f_ref[k], f[k], what + " f");
+      if (order >= 1) {
+        expect_close(d_ref[k], d[k], what + " d");
+      }
+      if (order >= 2) {
+        expect_close(h_ref[k], h[k], what + " h");
+      }
+    }
+  }
+  std::vector<double> f(chains), f_ref(chains);
+  std::vector<double> g(static_cast<size_t>(chains) * dim), g_ref(g.size());
+  model.gradient(chains, theta.data(), f_ref.data(), g_ref.data());
+  evaluator.gradient(theta.data(), f.data(), g.data());
+  for (int k = 0; k < chains; ++k) {
+    expect_close(f_ref[k], f[k], model.description() + " gradient's f, chain " + std::to_string(k));
+  }
+  double g_scale = 0;
+  for (double v : g_ref) {
+    g_scale = std::max(g_scale, std::abs(v));
+  }
+  for (size_t i = 0; i < g.size(); ++i) {
+    ASSERT_NEAR(g[i], g_ref[i], 1e-10 * std::max(1.0, g_scale))
+        << model.description() << " gradient entry " << i << " (" << model.parameter_name(static_cast<int>(i % dim)) << ")";
+  }
+  // A second evaluation reuses the buffers and must give the same values.
+  std::vector<double> f2(chains), d2(chains), h2(chains);
+  evaluator.jet(theta.data(), direction.data(), 2, f2.data(), d2.data(), h2.data());
+  std::vector<double> f_ref2(chains), d_ref2(chains), h_ref2(chains);
+  model.jet(chains, theta.data(), direction.data(), 2, f_ref2.data(), d_ref2.data(), h_ref2.data());
+  for (int k = 0; k < chains; ++k) {
+    expect_close(h_ref2[k], h2[k], model.description() + " second jet after a gradient");
+  }
+}
+
+MlpConfig mlp_config(MlpConfig::Activation activation, bool learn_noise, std::vector<int> hidden) {
+  MlpConfig config;
+  config.hidden = std::move(hidden);
+  config.activation = activation;
+  config.learn_noise = learn_noise;
+  config.noise_sd = 0.7;
+  config.prior_sd = 1.3;
+  config.log_noise_prior_mean = -0.5;
+  config.log_noise_prior_sd = 0.8;
+  config.tile = 8;  // 21 rows: two full tiles and a partial one
+  return config;
+}
+
+TEST(DenseNetwork, MlpReluLearnedNoise) {
+  MlpRegression model(regression_data(21, 3),
+                      mlp_config(MlpConfig::Activation::relu, true, {5, 4}));
+  expect_same_as_model(model, 0.5);
+}
+
+TEST(DenseNetwork, MlpTanhFixedNoiseTempered) {
+  MlpConfig config = mlp_config(MlpConfig::Activation::tanh, false, {6, 3, 2});
+  config.temper = true;
+  MlpRegression model(regression_data(21, 4), config);
+  expect_same_as_model(model, 0.5);
+}
+
+TEST(DenseNetwork, MlpWithoutHiddenLayersAndOneTile) {
+  MlpConfig config = mlp_config(MlpConfig::Activation::relu, true, {});
+  config.tile = 256;
+  MlpRegression model(regression_data(21, 2), config);
+  expect_same_as_model(model, 0.5);
+}
+
+TEST(DenseNetwork, LogisticRegression) {
+  LogisticRegressionConfig config;
+  config.prior_sd = 1.7;
+  config.tile = 4;
+  LogisticRegression model(classification_data(10, 2, 3, 4), config);
+  expect_same_as_model(model, 0.8);
+}
+
+NetworkConfig network_config(const std::string& layers) {
+  NetworkConfig config;
+  config.layers = parse_layers(layers, "test");
+  config.tile = 3;
+  config.prior_sd = 1.1;
+  return config;
+}
+
+TEST(DenseNetwork, ClassifierWithEveryActivation) {
+  for (const std::string layers :
+       {"flatten,dense:7,sigmoid,dense:5,softplus,dense:3",
+        "dense:6,relu,dense:4,tanh,dense:3",
+        "dense:5,tanh,dense:3,relu"}) {
+    NetworkClassifier model(classification_data(8, 2, 3, 3), network_config(layers));
+    expect_same_as_model(model, 0.7);
+  }
+}
+
+TEST(DenseNetwork, NetworksWithConvolutionsOrStackedActivationsHaveNoSpec) {
+  for (const std::string layers : {"conv:2,relu,flatten,dense:3", "dense:4,relu,tanh,dense:3",
+                                   "relu,dense:3", "avgpool,flatten,dense:3"}) {
+    NetworkClassifier model(classification_data(8, 4, 4, 3), network_config(layers));
+    EXPECT_EQ(model.dense_network(), nullptr) << layers;
+  }
+}
+
+TEST(DenseNetwork, InconsistentSpecIsAnError) {
+  MlpRegression model(regression_data(21, 3),
+                      mlp_config(MlpConfig::Activation::relu, true, {5}));
+  DenseNetworkSpec spec = *model.dense_network();
+  EXPECT_NO_THROW(check_dense_network(spec, model.dim(), "test"));
+  EXPECT_THROW(check_dense_network(spec, model.dim() - 2, "test"), Error);
+  spec.layers[1].in = 4;
+  EXPECT_THROW(check_dense_network(spec, model.dim(), "test"), Error);
+}
+
+}  // namespace
+}  // namespace fmala
