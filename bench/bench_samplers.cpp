@@ -4,7 +4,9 @@
 // transitions and the copy of their kept draws (see run_steps); diagnostics
 // are not included. The analytic targets keep every 10th transition: at
 // 16,384 chains × 1,001 parameters, 20 kept draws would be 2.6 GB to write.
-// The runs use several OpenMP threads, so the times are wall-clock.
+// The runs use several OpenMP threads, so the times are wall-clock. Where a
+// CUDA device is present, the *Cuda benchmarks run the funnel and the paper
+// MLP on it, and time the jet products against cuBLAS SGEMM.
 //
 // Counters: chain_steps_per_s; evals_per_s, the log-density evaluations (jets
 // or gradients, all chains) per second; bytes_per_chain, the engine's
@@ -16,9 +18,11 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "fmala/backend/buffer_layout.hpp"
+#include "fmala/backend/cuda.hpp"
 #include "fmala/io/random_images.hpp"
 #include "fmala/io/regression_data.hpp"
 #include "fmala/model/logreg.hpp"
@@ -37,8 +41,10 @@ using fmala::SamplerKind;
 // difference, so the start of a run (initial states, and the first gradient
 // or jet, which differ between samplers) cancels.
 void run_steps(benchmark::State& state, const fmala::Model& model, SamplerKind kind, int draws,
-               int thin, double step_size, bool persistent = false) {
+               int thin, double step_size, bool persistent = false,
+               fmala::Backend backend = fmala::Backend::cpu) {
   fmala::RunSettings s;
+  s.backend = backend;
   s.options.kind = kind;
   s.options.persistent = persistent;
   s.chains = static_cast<int>(state.range(0));
@@ -46,6 +52,7 @@ void run_steps(benchmark::State& state, const fmala::Model& model, SamplerKind k
   s.thin = thin;
   s.step_size = step_size;
   int64_t evaluations = 0;
+  size_t device_bytes = 0;
   for (auto _ : state) {
     double seconds[2] = {};
     int64_t counts[2] = {};
@@ -56,6 +63,7 @@ void run_steps(benchmark::State& state, const fmala::Model& model, SamplerKind k
       benchmark::DoNotOptimize(run.draws.values.data());
       seconds[twice] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       counts[twice] = run.evaluations;
+      device_bytes = run.peak_memory_bytes;
     }
     state.SetIterationTime(std::max(seconds[1] - seconds[0], 1e-9));
     evaluations = counts[1] - counts[0];
@@ -71,6 +79,10 @@ void run_steps(benchmark::State& state, const fmala::Model& model, SamplerKind k
   state.counters["bytes_per_chain"] =
       per_chain_values * sizeof(fmala::Real) + fmala::kCounterBuffers * sizeof(int64_t);
   state.counters["dim"] = model.dim();
+  if (backend == fmala::Backend::cuda) {
+    // The engine's device buffers and the network evaluator's, all chains.
+    state.counters["device_bytes"] = static_cast<double>(device_bytes);
+  }
 }
 
 // ---- analytic targets ----------------------------------------------------------------------
@@ -186,6 +198,87 @@ FMALA_BENCH_NETWORK(BM_Cnn, ArgNames({"chains", "rows"})
                                 ->Unit(benchmark::kMillisecond)
                                 ->UseManualTime());
 
+// ---- the CUDA back end, registered only where a device is present ----------------------------
+
+void BM_FunnelCuda(benchmark::State& state, SamplerKind kind) {
+  const auto model = fmala::make_funnel_model(static_cast<int>(state.range(1)));
+  run_steps(state, *model, kind, 2, 10, 0.1, false, fmala::Backend::cuda);
+}
+
+void BM_MlpCuda(benchmark::State& state, SamplerKind kind, bool persistent) {
+  const auto model = make_paper_mlp(static_cast<size_t>(state.range(1)));
+  run_steps(state, *model, kind, 3, 1, 1e-3, persistent, fmala::Backend::cuda);
+}
+
+// One hidden layer's jet products (three strided-batched DGEMMs) against a
+// plain DGEMM and SGEMM of the stacked shape, per chain (3·rows, in) × (in,
+// out); shapes of the paper MLP's hidden layers and the CNN's dense layer.
+void BM_JetProductsCuda(benchmark::State& state) {
+  const int chains = static_cast<int>(state.range(0));
+  const int rows = static_cast<int>(state.range(1));
+  const int in = static_cast<int>(state.range(2));
+  const int out = static_cast<int>(state.range(3));
+  fmala::cuda::ProductTiming t;
+  for (auto _ : state) {
+    t = fmala::cuda::time_layer_products(chains, rows, in, out, 20);
+    state.SetIterationTime(t.jet_seconds);
+  }
+  state.counters["jet_flops_per_s"] = t.jet_flops / t.jet_seconds;
+  state.counters["dgemm_flops_per_s"] = t.plain_flops / t.dgemm_seconds;
+  state.counters["sgemm_flops_per_s"] = t.plain_flops / t.sgemm_seconds;
+  state.counters["jet_over_sgemm"] = (t.jet_flops / t.jet_seconds) / (t.plain_flops / t.sgemm_seconds);
+}
+
+void register_cuda_benchmarks() {
+  for (SamplerKind kind : fmala::kAllSamplers) {
+    const std::string name = "BM_FunnelCuda<" + std::string(fmala::sampler_name(kind)) + ">";
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_FunnelCuda, kind);
+    b->ArgNames({"chains", "dim"});
+    for (int dim : {11, 1001}) {
+      for (int chains : {1024, 4096, 16384}) {
+        b->Args({chains, dim});
+      }
+    }
+    b->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
+  }
+  for (SamplerKind kind : {SamplerKind::mala, SamplerKind::fmala, SamplerKind::line_fmala,
+                           SamplerKind::pc_line_fmala}) {
+    for (bool persistent : {false, true}) {
+      if (persistent && kind != SamplerKind::fmala) {
+        continue;
+      }
+      const std::string name = "BM_MlpCuda<" + std::string(fmala::sampler_name(kind)) +
+                               (persistent ? ",persistent>" : ">");
+      benchmark::RegisterBenchmark(name.c_str(), BM_MlpCuda, kind, persistent)
+          ->ArgNames({"chains", "rows"})
+          ->ArgsProduct({{1024, 4096}, {1000}})
+          ->Unit(benchmark::kMillisecond)
+          ->UseManualTime()
+          ->Iterations(1);
+    }
+  }
+  benchmark::RegisterBenchmark("BM_JetProductsCuda", BM_JetProductsCuda)
+      ->ArgNames({"chains", "rows", "in", "out"})
+      ->Args({1024, 256, 100, 100})
+      ->Args({4096, 256, 100, 100})
+      ->Args({64, 256, 3136, 256})
+      ->Unit(benchmark::kMillisecond)
+      ->UseManualTime()
+      ->Iterations(1);
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 1;
+  }
+  std::string reason;
+  if (fmala::cuda::device_available(&reason)) {
+    register_cuda_benchmarks();
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Checks the CUDA back end on a machine with an NVIDIA GPU, in one command.
-# It builds into build-gpu/ (Release, sm_90) and runs the GPU tests (ctest -L gpu).
-# Then it samples the 10-D funnel on the GPU and, with fewer chains, on the CPU,
-# and runs a short subset of fmala-bench when that was built. The budget is
-# about 4 minutes on 16 cores (an estimate), and every step has its own time limit.
+# It runs the GPU tests (the gtest cases of test_gpu_backend: CPU/GPU parity
+# of every sampler on the analytic targets and the dense networks, jets and
+# gradients, adaptation, a 4096-chain Gaussian), a short compute-sanitizer
+# memcheck of a subset where the machine allows it, the 10-D funnel and the
+# paper's regression MLP sampled on the GPU and, with fewer chains, on the
+# CPU, and fmala-bench's CUDA cases. The budget is about 4 minutes on 16
+# cores (an estimate), and every step has its own time limit.
 #
-# Usage: [OUT=dir] [JOBS=n] [CUDA_ARCHITECTURES=90] scripts/gpu-check.sh
+# Programs: from gpu-bundle.tar.xz at the repository root when it is there
+# (made by scripts/gpu-bundle.sh on a machine without a GPU, with the shared
+# libraries that a bare CUDA machine lacks), otherwise built into build-gpu/
+# (Release, sm_90), which needs the project's dependencies on that machine.
+#
+# Usage: [OUT=dir] [JOBS=n] [CUDA_ARCHITECTURES=90] [DRY_RUN=1] scripts/gpu-check.sh
+# DRY_RUN=1 makes the bundle (scripts/gpu-bundle.sh), checks that its
+# programs load, and lists the steps without running them: the check to make
+# on a machine without a GPU before spending device time.
 # Every log and output goes under ${OUT:-gpu-results}; status.txt lists each
 # step as "name exit-status seconds". A failing step is logged and the next
-# one still runs; the script exits 1 when any step failed.
+# one still runs; the script exits 1 when any step failed. A step that the
+# machine refuses (compute-sanitizer) is logged as skipped, not failed.
 set -euo pipefail
 
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +28,8 @@ out="${OUT:-gpu-results}"
 mkdir -p "${out}"
 out="$(cd "${out}" && pwd)"
 build_dir="${source_dir}/build-gpu"
+bundle="${source_dir}/gpu-bundle.tar.xz"
+dry_run="${DRY_RUN:-0}"
 jobs="${JOBS:-16}"
 architectures="${CUDA_ARCHITECTURES:-90}"
 # The CUDA toolkit's default location, for machines where it is not on PATH.
@@ -69,41 +83,126 @@ build() {
   cmake --build "${build_dir}" -j "${jobs}" --target "${targets[@]}"
 }
 
+# Unpacks the bundle and points the loader at its libraries, then at the
+# machine's CUDA libraries (cuBLAS is not packed).
+unpack_bundle() {
+  rm -rf "${bin_dir%/bin}"
+  mkdir -p "${bin_dir%/bundle/bin}"
+  tar -C "${bin_dir%/bundle/bin}" -xJf "${bundle}"
+  ls -l "${bin_dir}"
+}
+
 gpu_tests() {
-  cd "${build_dir}"
-  ctest -L gpu --no-tests=error --output-on-failure --timeout 150 \
-    --output-junit "${out}/ctest-gpu.xml"
+  "${bin_dir}/test_gpu_backend" --gtest_output="xml:${out}/gtest-gpu.xml"
+}
+
+# A short subset under compute-sanitizer's memcheck; skipped (exit 0) where
+# the tool is missing or the machine refuses it.
+memcheck() {
+  local sanitizer
+  sanitizer="$(command -v compute-sanitizer || true)"
+  if [[ -z "${sanitizer}" && -x /usr/local/cuda/bin/compute-sanitizer ]]; then
+    sanitizer=/usr/local/cuda/bin/compute-sanitizer
+  fi
+  if [[ -z "${sanitizer}" ]]; then
+    echo "skipped: compute-sanitizer is not installed"
+    return 0
+  fi
+  local status=0
+  "${sanitizer}" --tool memcheck --error-exitcode 99 "${bin_dir}/test_gpu_backend" \
+    --gtest_filter='CudaNetworks.*:Mlp/CudaParity.*/MlpMala:Mlp/CudaParity.*/MlpPcLineFmala:Funnel/CudaParity.*/FunnelFmala' ||
+    status=$?
+  if [[ "${status}" -eq 99 ]]; then
+    echo "memcheck reported errors"
+    return 1
+  fi
+  if [[ "${status}" -ne 0 ]]; then
+    echo "skipped: compute-sanitizer exited with ${status} (the machine may refuse it; see above)"
+  fi
+  return 0
 }
 
 # Usage: sample_funnel BACKEND CHAINS OUTPUT_NAME
 sample_funnel() {
-  "${build_dir}/fmala" sample --target funnel --dim 11 --sampler pc-line-fmala,mala \
+  "${bin_dir}/fmala" sample --target funnel --dim 11 --sampler pc-line-fmala,mala \
     --chains "$2" --warmup 500 --draws 500 --backend "$1" --out "${out}/$3"
 }
 
+# Usage: sample_mlp BACKEND CHAINS OUTPUT_NAME: the paper's regression MLP
+# (40,701 parameters) on the 1-D data.
+sample_mlp() {
+  "${bin_dir}/fmala" sample --preset paper-regression --data "${source_dir}/data/agw1d/data.csv" \
+    --sampler pc-line-fmala,fmala,mala --chains "$2" --warmup 100 --draws 10 \
+    --backend "$1" --out "${out}/$3"
+}
+
 bench() {
-  local binary="${build_dir}/bench/fmala-bench"
+  local binary="${bin_dir}/fmala-bench"
   if [[ ! -x "${binary}" ]]; then
     echo "fmala-bench was not built (Google Benchmark not found); nothing to run"
     return 0
   fi
-  # The 1024-chain, 11-parameter funnel case of every sampler: a few seconds in all.
-  "${binary}" --benchmark_format=json --benchmark_filter='chains:1024/dim:11$' \
+  # Every CUDA case (funnel 1024-16384 chains, the paper MLP at 1024 and 4096
+  # chains, the jet products against SGEMM) and the CPU's 1024-chain funnel.
+  "${binary}" --benchmark_format=json --benchmark_filter='Cuda|^BM_Funnel<.*chains:1024/dim:11/' \
     >"${out}/bench.json"
 }
 
+steps=(
+  "device-info 30 device_info"
+  "gpu-tests 240 gpu_tests"
+  "memcheck 120 memcheck"
+  "funnel-gpu 60 sample_funnel cuda 4096 funnel-gpu"
+  "funnel-cpu 60 sample_funnel cpu 256 funnel-cpu"
+  "mlp-gpu 120 sample_mlp cuda 4096 mlp-gpu"
+  "mlp-cpu 90 sample_mlp cpu 16 mlp-cpu"
+  "bench 180 bench"
+)
+
+if [[ "${dry_run}" == 1 ]]; then
+  "${source_dir}/scripts/gpu-bundle.sh"
+fi
+if [[ -f "${bundle}" ]]; then
+  bin_dir="${out}/unpacked/bundle/bin"
+  export LD_LIBRARY_PATH="${bin_dir%/bin}/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}"
+  steps=("unpack 60 unpack_bundle" "${steps[@]}")
+else
+  bin_dir="${build_dir}/bin-links"
+  steps=("configure 90 configure" "build 240 build" "link 10 link_build" "${steps[@]}")
+fi
+
+# Gives the programs of a build the bundle's layout.
+link_build() {
+  mkdir -p "${bin_dir}"
+  ln -sf "${build_dir}/fmala" "${build_dir}/tests/test_gpu_backend" "${bin_dir}/"
+  if [[ -x "${build_dir}/bench/fmala-bench" ]]; then
+    ln -sf "${build_dir}/bench/fmala-bench" "${bin_dir}/"
+  fi
+}
+
 # Each step runs in its own bash under `timeout`, which needs a program to run.
-export source_dir out build_dir jobs architectures
-export -f device_info configure build gpu_tests sample_funnel bench
+export source_dir out build_dir bin_dir bundle jobs architectures
+export -f device_info configure build link_build unpack_bundle gpu_tests memcheck sample_funnel \
+  sample_mlp bench
 strict='set -euo pipefail;'
 
-run_step device-info timeout 30 bash -c "${strict} device_info"
-run_step configure timeout 90 bash -c "${strict} configure"
-run_step build timeout 240 bash -c "${strict} build"
-run_step gpu-tests timeout 180 bash -c "${strict} gpu_tests"
-run_step funnel-gpu timeout 120 bash -c "${strict} sample_funnel cuda 4096 funnel-gpu"
-run_step funnel-cpu timeout 120 bash -c "${strict} sample_funnel cpu 256 funnel-cpu"
-run_step bench timeout 90 bash -c "${strict} bench"
+if [[ "${dry_run}" == 1 ]]; then
+  unpack_bundle
+  echo "== the bundle's programs load:"
+  "${bin_dir}/fmala" --version
+  echo "GPU test cases: $("${bin_dir}/test_gpu_backend" --gtest_list_tests | grep -c '^  ')"
+  if [[ -x "${bin_dir}/fmala-bench" ]]; then
+    "${bin_dir}/fmala-bench" --benchmark_list_tests --benchmark_filter='^BM_Funnel<.*chains:1024/dim:11/' | head -3
+  fi
+  echo "== on a GPU machine, with gpu-bundle.tar.xz carried, these steps would run (name, time limit in s, command):"
+  printf '  %s\n' "${steps[@]}"
+  exit 0
+fi
+
+for step in "${steps[@]}"; do
+  read -r name limit command <<<"${step}"
+  run_step "${name}" timeout "${limit}" bash -c "${strict} ${command}"
+done
 
 echo "== status (step, exit status, seconds):"
 cat "${out}/status.txt"

@@ -36,4 +36,18 @@ void evaluate_jet(const Model& model, int chains, const Real* theta, const Real*
                   int order, Real* f, Real* d, Real* h);
 void evaluate_gradient(const Model& model, int chains, const Real* theta, Real* f, Real* g);
 
+// Device time of one dense layer's jet products for fmala-bench: the three
+// strided-batched DGEMMs that the network evaluator makes for a hidden layer
+// at order 2 (per chain, `rows` × `in` planes times `in` × `out` weights),
+// and, for the same stacked shape (3·rows, in) × (in, out), one plain DGEMM
+// and one SGEMM. Seconds per call, averaged over `repeats` calls.
+struct ProductTiming {
+  double jet_seconds = 0;
+  double dgemm_seconds = 0;
+  double sgemm_seconds = 0;
+  double jet_flops = 0;    // floating-point operations of the jet products
+  double plain_flops = 0;  // of one plain product
+};
+ProductTiming time_layer_products(int chains, int rows, int in, int out, int repeats);
+
 }  // namespace fmala::cuda

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds the programs that scripts/gpu-check.sh runs, for sm_90, on a machine
+# without a GPU, and packs them with the shared libraries they need into
+# gpu-bundle.tar.xz, to be carried to a GPU machine that has the CUDA
+# libraries but not the project's other dependencies (OpenBLAS, netCDF, fmt).
+#
+# Usage: [JOBS=n] [CUDA_ARCHITECTURES=90] scripts/gpu-bundle.sh
+# Output: gpu-bundle.tar.xz at the repository root, holding bundle/bin
+# (fmala, fmala-bench, test_gpu_backend) and bundle/lib. The C library, the
+# loader, the CUDA driver and cuBLAS (hundreds of MB) are not packed: the GPU
+# machine's own are used.
+set -euo pipefail
+
+source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${source_dir}/build-gpu-bundle"
+jobs="${JOBS:-2}"
+architectures="${CUDA_ARCHITECTURES:-90}"
+if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  export PATH="/usr/local/cuda/bin:${PATH}"
+fi
+
+cmake -S "${source_dir}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CUDA_ARCHITECTURES="${architectures}" -DFMALA_ENABLE_MPI=OFF >/dev/null
+if ! grep -q '^CMAKE_CUDA_COMPILER:.*nvcc' "${build_dir}/CMakeCache.txt"; then
+  echo "gpu-bundle: no CUDA compiler found, so the CUDA back end would not be built" >&2
+  exit 1
+fi
+targets=(fmala_cli test_gpu_backend)
+if cmake --build "${build_dir}" --target help | grep -q '^fmala_bench:'; then
+  targets+=(fmala_bench)
+fi
+cmake --build "${build_dir}" -j "${jobs}" --target "${targets[@]}"
+
+stage="$(mktemp -d)"
+trap 'rm -rf "${stage}"' EXIT
+mkdir -p "${stage}/bundle/bin" "${stage}/bundle/lib"
+binaries=("${build_dir}/fmala" "${build_dir}/tests/test_gpu_backend")
+if [[ -x "${build_dir}/bench/fmala-bench" ]]; then
+  binaries+=("${build_dir}/bench/fmala-bench")
+fi
+cp "${binaries[@]}" "${stage}/bundle/bin/"
+# Every shared library the programs load, except the ones the GPU machine
+# must provide itself.
+skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libcuda\.so|libcublas(Lt)?\.so)'
+for binary in "${binaries[@]}"; do
+  ldd "${binary}" | awk '$3 ~ /^\// {print $1, $3}'
+done | sort -u | while read -r name path; do
+  if [[ ! "${name}" =~ ${skip} ]]; then
+    cp -L "${path}" "${stage}/bundle/lib/${name}"
+  fi
+done
+tar -C "${stage}" -cJf "${source_dir}/gpu-bundle.tar.xz" bundle
+size=$(stat -c %s "${source_dir}/gpu-bundle.tar.xz")
+echo "gpu-bundle: wrote gpu-bundle.tar.xz ($((size / 1048576)) MiB, $(ls "${stage}/bundle/lib" | wc -l) libraries)"
+if ((size > 60 * 1048576)); then
+  echo "gpu-bundle: the bundle is larger than 60 MiB and may not fit what can be carried" >&2
+  exit 1
+fi
