@@ -20,6 +20,7 @@
 
 #include "fmala/backend/buffer_layout.hpp"
 #include "fmala/backend/cuda.hpp"
+#include "fmala/backend/device_memory.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/targets/evaluate.hpp"
 
@@ -195,6 +196,20 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
       dim_(supported_dim(model)),
       seed_(seed),
       first_chain_(first_chain) {
+  // Plan the device memory before allocating any of it: a dense network's
+  // tile is lowered until the run fits in 90% of the free memory.
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+  FMALA_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  int device = 0;
+  FMALA_CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp prop{};
+  FMALA_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  const DeviceMemoryPlan plan = plan_device_memory(
+      model, options_, chains_, free_bytes / 10 * 9,
+      "CUDA device " + std::to_string(device) + " (" + prop.name + ", " +
+          std::to_string(free_bytes >> 20) + " MiB free)");
+  tile_ = plan.tile;
   if (const AnalyticTarget* analytic = model.analytic_target()) {
     const AnalyticTarget& spec = *analytic;
     target_.kind = spec.kind;
@@ -209,8 +224,10 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
     }
   } else {
     dense_ops_ = std::make_unique<DeviceDenseOps>(stream_.get());
-    dense_ = std::make_unique<DenseNetworkEvaluator<DeviceDenseOps>>(*model.dense_network(), dim_,
-                                                                     chains_, *dense_ops_);
+    DenseNetworkSpec spec = *model.dense_network();
+    spec.tile = plan.tile;
+    dense_ = std::make_unique<DenseNetworkEvaluator<DeviceDenseOps>>(spec, dim_, chains_,
+                                                                     *dense_ops_);
   }
 
   // The same buffer layout as the CPU engine.
@@ -594,6 +611,7 @@ SamplerRun run_sampler(const Model& model, const RunSettings& settings,
                                  settings.first_chain);
   SamplerRun run = drive(engine, model, settings, theta0, progress, control);
   run.peak_memory_bytes = engine.device_bytes();
+  run.device_tile = engine.network_tile();
   return run;
 }
 

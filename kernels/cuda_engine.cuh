@@ -56,6 +56,10 @@ class CudaEngine {
                               Real* h);
   void evaluate_gradient_from_host(const Real* theta, Real* f, Real* g);
 
+  // Training rows per tile of a dense network after memory planning; 0 for
+  // other models.
+  int network_tile() const { return tile_; }
+
   // Bytes of device memory held by the engine's buffers. Temporary storage
   // that Thrust allocates for a reduction is not included.
   size_t device_bytes() const;
@@ -94,6 +98,7 @@ class CudaEngine {
   // Dense network models: the operations and the evaluator, null otherwise.
   std::unique_ptr<DeviceDenseOps> dense_ops_;
   std::unique_ptr<DenseNetworkEvaluator<DeviceDenseOps>> dense_;
+  int tile_ = 0;
   ChainBuffers b_;
   std::vector<Real> host_theta_;  // (C, D) staging for record()
   std::vector<Real> host_f_;      // (C)

@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <string>
 
 #include "blas_util.hpp"
@@ -58,6 +59,29 @@ void check_dense_network(const DenseNetworkSpec& spec, int dim, const std::strin
   if (spec.tile < 1) {
     fail("has a tile of " + std::to_string(spec.tile) + " rows");
   }
+}
+
+size_t dense_network_work_bytes(const DenseNetworkSpec& spec, int chains, bool gradient) {
+  const size_t c = static_cast<size_t>(std::max(chains, 0));
+  const size_t tile = std::min<size_t>(static_cast<size_t>(std::max(spec.tile, 1)), spec.rows);
+  size_t width = 1;    // the widest layer output, or input past the first layer
+  size_t outputs = 0;  // every layer's outputs, which gradient() keeps
+  for (size_t l = 0; l < spec.layers.size(); ++l) {
+    const DenseNetworkSpec::Layer& layer = spec.layers[l];
+    width = std::max(width, static_cast<size_t>(layer.out));
+    if (l > 0) {
+      width = std::max(width, static_cast<size_t>(layer.in));
+    }
+    outputs += static_cast<size_t>(layer.out);
+  }
+  // Per-row likelihood terms (C, tile, 3) and sums (C, 3), in both.
+  const size_t shared = c * (3 * tile + 3);
+  if (gradient) {
+    // Every layer's outputs and two δ buffers, for one tile.
+    return sizeof(Real) * (c * tile * (outputs + 2 * width) + shared);
+  }
+  // Two buffers of three planes of the widest layer, for one tile.
+  return sizeof(Real) * (c * 2 * 3 * tile * width + shared);
 }
 
 void HostDenseOps::gemm(bool trans_a, bool trans_b, int m, int n, int k, Real alpha, const Real* a,

@@ -314,6 +314,8 @@ SamplerRun combine_chain_batches(std::vector<SamplerRun> batches) {
     out.seconds_warmup += r.seconds_warmup;
     out.seconds_sampling += r.seconds_sampling;
     out.peak_memory_bytes = std::max(out.peak_memory_bytes, r.peak_memory_bytes);
+    out.device_tile = out.device_tile > 0 && r.device_tile > 0 ? std::min(out.device_tile, r.device_tile)
+                                                              : std::max(out.device_tile, r.device_tile);
   }
   out.acceptance_rate = static_cast<Real>(accepted / out.settings.chains);
   out.accept_prob = static_cast<Real>(prob / out.settings.chains);

@@ -238,6 +238,9 @@ std::string summary_json_text(const Model& model,
     j["seconds_per_step"] = s.seconds_per_step;
     j["seconds_diagnostics"] = s.seconds_diagnostics;
     j["peak_memory_bytes"] = r.peak_memory_bytes;
+    if (r.device_tile > 0) {
+      j["device_tile"] = r.device_tile;
+    }
     j["nonfinite_rejections"] = r.nonfinite_rejections;
     j["curvature_floor_hits"] = r.curvature_floor_hits;
     j["rhat_max"] = number(s.rhat_max);

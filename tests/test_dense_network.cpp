@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "fmala/adapt/dual_averaging.hpp"
+#include "fmala/backend/buffer_layout.hpp"
 #include "fmala/backend/dense_network.hpp"
+#include "fmala/backend/device_memory.hpp"
 #include "fmala/backend/host_dense_ops.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/classification_data.hpp"
@@ -19,6 +22,7 @@
 #include "fmala/model/mlp.hpp"
 #include "fmala/model/network.hpp"
 #include "fmala/random/philox.hpp"
+#include "fmala/targets/builtin.hpp"
 
 namespace fmala {
 namespace {
@@ -188,6 +192,92 @@ TEST(DenseNetwork, InconsistentSpecIsAnError) {
   EXPECT_THROW(check_dense_network(spec, model.dim() - 2, "test"), Error);
   spec.layers[1].in = 4;
   EXPECT_THROW(check_dense_network(spec, model.dim(), "test"), Error);
+}
+
+// The planned work bytes are what the evaluator allocates.
+TEST(DenseNetwork, WorkBytesMatchWhatIsAllocated) {
+  MlpRegression model(regression_data(21, 3),
+                      mlp_config(MlpConfig::Activation::tanh, true, {7, 5}));
+  const DenseNetworkSpec& spec = *model.dense_network();
+  const int chains = 4;
+  const std::vector<double> theta = normals(static_cast<size_t>(chains) * model.dim(), 41, 0.5);
+  HostDenseOps ops;
+  for (bool gradient : {false, true}) {
+    DenseNetworkEvaluator<HostDenseOps> evaluator(spec, model.dim(), chains, ops);
+    const DeviceMemoryPlan plan =
+        device_memory_plan(model, SamplerOptions{}, chains, spec.tile);
+    EXPECT_EQ(evaluator.bytes(), plan.data_bytes) << "before any evaluation";
+    std::vector<double> f(chains), g(theta.size());
+    if (gradient) {
+      evaluator.gradient(theta.data(), f.data(), g.data());
+    } else {
+      evaluator.jet(theta.data(), nullptr, 0, f.data(), nullptr, nullptr);
+    }
+    EXPECT_EQ(evaluator.bytes(), plan.data_bytes + dense_network_work_bytes(spec, chains, gradient))
+        << (gradient ? "gradient" : "jet");
+  }
+}
+
+TEST(DeviceMemory, ChainStateOfAnAnalyticTarget) {
+  const auto model = make_funnel_model(11);
+  SamplerOptions options;
+  options.kind = SamplerKind::pc_line_fmala;
+  const DeviceMemoryPlan plan = device_memory_plan(*model, options, 1000, 0);
+  const size_t expected = sizeof(Real) * 1000 * 11 * matrix_buffer_count(options) +
+                          sizeof(Real) * 1000 * kScalarBuffers +
+                          sizeof(int64_t) * 1000 * kCounterBuffers + sizeof(DualAveraging) * 1000;
+  EXPECT_EQ(plan.chain_bytes, expected);
+  EXPECT_EQ(plan.tile, 0);
+  EXPECT_EQ(plan.total(), expected);
+}
+
+TEST(DeviceMemory, TileIsHalvedUntilTheRunFits) {
+  MlpConfig config = mlp_config(MlpConfig::Activation::relu, true, {50, 50});
+  config.tile = 256;
+  MlpRegression model(regression_data(1000, 3), config);
+  SamplerOptions options;
+  options.kind = SamplerKind::fmala;
+  const int chains = 64;
+  const DeviceMemoryPlan full = device_memory_plan(model, options, chains, 256);
+  EXPECT_EQ(full.tile, 256);
+  // Everything fits: the model's tile.
+  EXPECT_EQ(plan_device_memory(model, options, chains, full.total(), "test device").tile, 256);
+  // One byte short: the next halving.
+  const DeviceMemoryPlan smaller = plan_device_memory(model, options, chains, full.total() - 1, "test device");
+  EXPECT_EQ(smaller.tile, 128);
+  EXPECT_LT(smaller.total(), full.total());
+  // Room for a tile of about 10 rows: 8.
+  const DeviceMemoryPlan ten = device_memory_plan(model, options, chains, 10);
+  EXPECT_EQ(plan_device_memory(model, options, chains, ten.total(), "test device").tile, 8);
+  // MALA keeps every layer's outputs, so its work buffers differ from the jets'.
+  options.kind = SamplerKind::mala;
+  EXPECT_NE(device_memory_plan(model, options, chains, 256).work_bytes, full.work_bytes);
+}
+
+TEST(DeviceMemory, TooManyChainsNamesTheLargestCountThatFits) {
+  MlpRegression model(regression_data(1000, 3), mlp_config(MlpConfig::Activation::relu, true, {50}));
+  SamplerOptions options;
+  options.kind = SamplerKind::mala;
+  const DeviceMemoryPlan at_one_row = device_memory_plan(model, options, 100, 1);
+  const DeviceMemoryPlan hundred_and_one = device_memory_plan(model, options, 101, 1);
+  // Room for exactly 100 chains at one row per tile.
+  try {
+    plan_device_memory(model, options, 500, at_one_row.total(), "test device");
+    FAIL() << "500 chains fitted in the memory of 100";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("--chains"), std::string::npos) << message;
+    EXPECT_NE(message.find("test device"), std::string::npos) << message;
+    EXPECT_NE(message.find("Run at most 100 chains"), std::string::npos) << message;
+  }
+  EXPECT_GT(hundred_and_one.total(), at_one_row.total());
+  // Less than the data: no chain count fits.
+  try {
+    plan_device_memory(model, options, 1, 100, "test device");
+    FAIL() << "a run fitted in 100 bytes";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--train-subset"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

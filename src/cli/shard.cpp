@@ -133,6 +133,7 @@ void visit_run(Io& io, Run& r) {
   io.value(r.seconds_sampling);
   io.value(r.evaluations);
   io.value(r.peak_memory_bytes);
+  io.value(r.device_tile);
 }
 
 }  // namespace

@@ -477,6 +477,11 @@ struct FinishGradient {
 // not chain, a last layer that does not match the likelihood).
 void check_dense_network(const DenseNetworkSpec& spec, int dim, const std::string& where);
 
+// Bytes of the work buffers that DenseNetworkEvaluator allocates for `chains`
+// chains with the spec's tile: those of jet() or, with `gradient`, those of
+// gradient() (MALA evaluates only gradients).
+size_t dense_network_work_bytes(const DenseNetworkSpec& spec, int chains, bool gradient);
+
 template <class Ops>
 class DenseNetworkEvaluator {
  public:
@@ -509,26 +514,6 @@ class DenseNetworkEvaluator {
       total += a.bytes();
     }
     return total;
-  }
-
-  // Bytes that jet() (gradient = false) or gradient() (true) add to bytes()
-  // on first use, for memory estimates before anything is allocated.
-  static size_t work_bytes(const DenseNetworkSpec& spec, int chains, bool gradient) {
-    const size_t c = static_cast<size_t>(chains);
-    const size_t tile = std::min<size_t>(static_cast<size_t>(std::max(spec.tile, 1)), spec.rows);
-    size_t width = 0;
-    size_t stored = 0;
-    for (const DenseNetworkSpec::Layer& layer : spec.layers) {
-      width = std::max({width, static_cast<size_t>(layer.out), static_cast<size_t>(layer.in)});
-      stored += static_cast<size_t>(layer.out);
-    }
-    if (!spec.layers.empty()) {
-      width = std::max<size_t>(width, 1);
-    }
-    if (!gradient) {
-      return sizeof(Real) * c * (2 * 3 * tile * width + 3 * tile + 3);
-    }
-    return sizeof(Real) * c * (tile * stored + 2 * tile * width + tile + 1);
   }
 
   void jet(const Real* theta, const Real* direction, int order, Real* f, Real* d, Real* h) {
