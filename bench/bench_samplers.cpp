@@ -5,8 +5,9 @@
 // are not included. The analytic targets keep every 10th transition: at
 // 16,384 chains × 1,001 parameters, 20 kept draws would be 2.6 GB to write.
 // The runs use several OpenMP threads, so the times are wall-clock. Where a
-// CUDA device is present, the *Cuda benchmarks run the funnel and the paper
-// MLP on it, and time the jet products against cuBLAS SGEMM.
+// CUDA device is present, the *Cuda benchmarks run the funnel, the paper MLP
+// and the MNIST-size CNN on it, and time the jet products against cuBLAS
+// SGEMM.
 //
 // Counters: chain_steps_per_s; evals_per_s, the log-density evaluations (jets
 // or gradients, all chains) per second; bytes_per_chain, the engine's
@@ -19,6 +20,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fmala/backend/buffer_layout.hpp"
@@ -210,6 +212,13 @@ void BM_MlpCuda(benchmark::State& state, SamplerKind kind, bool persistent) {
   run_steps(state, *model, kind, 3, 1, 1e-3, persistent, fmala::Backend::cuda);
 }
 
+void BM_CnnCuda(benchmark::State& state, SamplerKind kind, bool persistent) {
+  fmala::NetworkConfig config;
+  config.layers = fmala::network_preset("paper-mnist-cnn");
+  const fmala::NetworkClassifier model(random_mnist(static_cast<size_t>(state.range(1))), config);
+  run_steps(state, model, kind, 1, 2, 1e-3, persistent, fmala::Backend::cuda);
+}
+
 // One hidden layer's jet products (three strided-batched DGEMMs) against a
 // plain DGEMM and SGEMM of the stacked shape, per chain (3·rows, in) × (in,
 // out); shapes of the paper MLP's hidden layers and the CNN's dense layer.
@@ -256,6 +265,17 @@ void register_cuda_benchmarks() {
           ->UseManualTime()
           ->Iterations(1);
     }
+  }
+  for (auto [kind, persistent] : {std::pair{SamplerKind::mala, false}, std::pair{SamplerKind::fmala, true},
+                                  std::pair{SamplerKind::pc_line_fmala, false}}) {
+    const std::string name = "BM_CnnCuda<" + std::string(fmala::sampler_name(kind)) +
+                             (persistent ? ",persistent>" : ">");
+    benchmark::RegisterBenchmark(name.c_str(), BM_CnnCuda, kind, persistent)
+        ->ArgNames({"chains", "rows"})
+        ->ArgsProduct({{256, 1024}, {256}})
+        ->Unit(benchmark::kMillisecond)
+        ->UseManualTime()
+        ->Iterations(1);
   }
   benchmark::RegisterBenchmark("BM_JetProductsCuda", BM_JetProductsCuda)
       ->ArgNames({"chains", "rows", "in", "out"})

@@ -53,7 +53,7 @@ ProductTiming time_layer_products(int chains, int rows, int in, int out, int rep
   }
   using cuda_detail::DeviceArray;
   cuda_detail::StreamHandle stream;
-  cuda_detail::DeviceDenseOps ops(stream.get());
+  cuda_detail::DeviceNetworkOps ops(stream.get());
   const size_t c = static_cast<size_t>(chains);
   const int64_t plane_in = static_cast<int64_t>(rows) * in;
   const int64_t plane_out = static_cast<int64_t>(rows) * out;

@@ -153,19 +153,19 @@ void visit_target(const DeviceTarget& t, Fn&& fn) {
 }
 
 // The model's dimension, after checking that the CUDA back end evaluates it:
-// a built-in analytic target or a dense network.
+// a built-in analytic target or a network model.
 int supported_dim(const Model& model) {
   const AnalyticTarget* spec = model.analytic_target();
   if (spec == nullptr) {
-    if (const DenseNetworkSpec* network = model.dense_network()) {
-      check_dense_network(*network, model.dim(), "--backend cuda");
+    if (const NetworkSpec* network = model.network_spec()) {
+      check_network_spec(*network, model.dim(), "--backend cuda");
       return model.dim();
     }
     throw make_error("--backend cuda",
                      model.description() + " is not supported on the CUDA back end yet, which "
-                                           "evaluates the analytic targets and dense networks "
-                                           "(no convolution or pooling layers)",
-                     "Use --backend cpu");
+                                           "evaluates the analytic targets and the network models "
+                                           "whose activations each follow a dense or conv layer",
+                     "Use --backend cpu, or put each activation right after a dense or conv layer");
   }
   if (spec->dim != model.dim()) {
     throw make_error("--backend cuda",
@@ -196,7 +196,7 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
       dim_(supported_dim(model)),
       seed_(seed),
       first_chain_(first_chain) {
-  // Plan the device memory before allocating any of it: a dense network's
+  // Plan the device memory before allocating any of it: a network's
   // tile is lowered until the run fits in 90% of the free memory.
   size_t free_bytes = 0;
   size_t total_bytes = 0;
@@ -223,11 +223,11 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
       target_.gaussian.scales = scales_.data();
     }
   } else {
-    dense_ops_ = std::make_unique<DeviceDenseOps>(stream_.get());
-    DenseNetworkSpec spec = *model.dense_network();
+    network_ops_ = std::make_unique<DeviceNetworkOps>(stream_.get());
+    NetworkSpec spec = *model.network_spec();
     spec.tile = plan.tile;
-    dense_ = std::make_unique<DenseNetworkEvaluator<DeviceDenseOps>>(spec, dim_, chains_,
-                                                                     *dense_ops_);
+    network_ = std::make_unique<NetworkEvaluator<DeviceNetworkOps>>(spec, dim_, chains_,
+                                                                     *network_ops_);
   }
 
   // The same buffer layout as the CPU engine.
@@ -243,7 +243,7 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
     lay_out_curvature_scratch(b_, options_, chains_, curvature_scratch_.data());
   }
 
-  if (mala && !dense_) {
+  if (mala && !network_) {
     bool needs_scratch = false;
     visit_target(target_, [&](const auto& target) {
       needs_scratch = !HasGradient<std::decay_t<decltype(target)>>;
@@ -256,7 +256,7 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
 
 size_t CudaEngine::device_bytes() const {
   return scales_.bytes() + matrices_.bytes() + scalars_.bytes() + counts_.bytes() + adapt_.bytes() +
-         scratch_.bytes() + curvature_scratch_.bytes() + (dense_ ? dense_->bytes() : 0);
+         scratch_.bytes() + curvature_scratch_.bytes() + (network_ ? network_->bytes() : 0);
 }
 
 // ---- launches and copies ------------------------------------------------------------------
@@ -300,8 +300,8 @@ void CudaEngine::copy_to_device(const T* host, size_t n, T* device) {
 
 void CudaEngine::jet(const Real* theta, const Real* direction, int order, Real* f, Real* d,
                      Real* h) {
-  if (dense_) {
-    dense_->jet(theta, direction, order, f, d, h);
+  if (network_) {
+    network_->jet(theta, direction, order, f, d, h);
     return;
   }
   visit_target(target_, [&](const auto& target) {
@@ -311,8 +311,8 @@ void CudaEngine::jet(const Real* theta, const Real* direction, int order, Real* 
 }
 
 void CudaEngine::gradient(const Real* theta, Real* f, Real* g) {
-  if (dense_) {
-    dense_->gradient(theta, f, g);
+  if (network_) {
+    network_->gradient(theta, f, g);
     return;
   }
   visit_target(target_, [&](const auto& target) {
@@ -351,7 +351,7 @@ void CudaEngine::evaluate_gradient_from_host(const Real* theta, Real* f, Real* g
   DeviceArray<Real> t(cd, stream_.get());
   DeviceArray<Real> grad(cd, stream_.get());
   DeviceArray<Real> value(c, stream_.get());
-  if (!dense_ && scratch_.size() < cd) {
+  if (!network_ && scratch_.size() < cd) {
     scratch_ = DeviceArray<Real>(cd, stream_.get());
   }
   copy_to_device(theta, cd, t.data());

@@ -12,7 +12,7 @@
 
 #include "cuda_check.cuh"
 #include "device_ops.cuh"
-#include "fmala/backend/dense_network.hpp"
+#include "fmala/backend/network_evaluator.hpp"
 #include "fmala/backend/driver.hpp"
 #include "fmala/model/model.hpp"
 #include "fmala/samplers/phases.hpp"
@@ -34,7 +34,7 @@ struct DeviceTarget {
 class CudaEngine {
  public:
   // Throws fmala::Error when the model is neither a built-in analytic target
-  // nor a dense network, or when a CUDA call fails (no device, not enough
+  // nor a network model, or when a CUDA call fails (no device, not enough
   // device memory).
   CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
              uint64_t first_chain = 0);
@@ -56,7 +56,7 @@ class CudaEngine {
                               Real* h);
   void evaluate_gradient_from_host(const Real* theta, Real* f, Real* g);
 
-  // Training rows per tile of a dense network after memory planning; 0 for
+  // Training rows per tile of a network after memory planning; 0 for
   // other models.
   int network_tile() const { return tile_; }
 
@@ -95,9 +95,9 @@ class CudaEngine {
   DeviceArray<Real> scratch_;  // (C, D) unit vectors for targets without a gradient()
   DeviceArray<Real> curvature_scratch_;  // (C) × kCurvatureScalarBuffers, PC samplers with M > 1
   DeviceTarget target_;
-  // Dense network models: the operations and the evaluator, null otherwise.
-  std::unique_ptr<DeviceDenseOps> dense_ops_;
-  std::unique_ptr<DenseNetworkEvaluator<DeviceDenseOps>> dense_;
+  // Network models: the operations and the evaluator, null otherwise.
+  std::unique_ptr<DeviceNetworkOps> network_ops_;
+  std::unique_ptr<NetworkEvaluator<DeviceNetworkOps>> network_;
   int tile_ = 0;
   ChainBuffers b_;
   std::vector<Real> host_theta_;  // (C, D) staging for record()

@@ -1,6 +1,6 @@
 #pragma once
-// DeviceDenseOps: the device's operations for DenseNetworkEvaluator (see
-// backend/dense_network.hpp), the twin of HostDenseOps: arrays in device
+// DeviceNetworkOps: the device's operations for NetworkEvaluator (see
+// backend/network_evaluator.hpp), the twin of HostNetworkOps: arrays in device
 // memory, batched products through cuBLAS strided-batched DGEMM, and
 // elementwise passes through thrust::for_each, all on one stream.
 
@@ -30,12 +30,12 @@ inline void check_cublas(cublasStatus_t status, const char* call) {
   }
 }
 
-class DeviceDenseOps {
+class DeviceNetworkOps {
  public:
   template <class T>
   using Array = DeviceArray<T>;
 
-  explicit DeviceDenseOps(cudaStream_t stream) : stream_(stream) {
+  explicit DeviceNetworkOps(cudaStream_t stream) : stream_(stream) {
     check_cublas(cublasCreate(&handle_), "cublasCreate");
     const cublasStatus_t status = cublasSetStream(handle_, stream_);
     if (status != CUBLAS_STATUS_SUCCESS) {
@@ -43,9 +43,9 @@ class DeviceDenseOps {
       check_cublas(status, "cublasSetStream");
     }
   }
-  DeviceDenseOps(const DeviceDenseOps&) = delete;
-  DeviceDenseOps& operator=(const DeviceDenseOps&) = delete;
-  ~DeviceDenseOps() { cublasDestroy(handle_); }
+  DeviceNetworkOps(const DeviceNetworkOps&) = delete;
+  DeviceNetworkOps& operator=(const DeviceNetworkOps&) = delete;
+  ~DeviceNetworkOps() { cublasDestroy(handle_); }
 
   template <class T>
   Array<T> zeros(size_t n) {

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Checks the CUDA back end on a machine with an NVIDIA GPU, in one command.
 # It runs the GPU tests (the gtest cases of test_gpu_backend: CPU/GPU parity
-# of every sampler on the analytic targets and the dense networks, jets and
+# of every sampler on the analytic targets and the network models, jets and
 # gradients, adaptation, a 4096-chain Gaussian), a short compute-sanitizer
 # memcheck of a subset where the machine allows it, the 10-D funnel and the
 # paper's regression MLP sampled on the GPU and, with fewer chains, on the
-# CPU, and fmala-bench's CUDA cases. The budget is about 4 minutes on 16
+# CPU, the MNIST-size CNN on the GPU, and fmala-bench's CUDA cases. The budget is about 4 minutes on 16
 # cores (an estimate), and every step has its own time limit.
 #
 # Programs: from gpu-bundle.tar.xz at the repository root when it is there
@@ -136,6 +136,14 @@ sample_mlp() {
     --backend "$1" --out "${out}/$3"
 }
 
+# Usage: sample_cnn CHAINS OUTPUT_NAME: the MNIST-size CNN (824,458
+# parameters) on random images of MNIST's shape, on the GPU only.
+sample_cnn() {
+  "${bin_dir}/fmala" sample --model cnn --preset paper-mnist-cnn --data random:28x28x1 \
+    --train-subset 500 --sampler pc-line-fmala,mala --chains "$1" --warmup 20 --draws 5 \
+    --predictive-draws 1 --backend cuda --out "${out}/$2"
+}
+
 bench() {
   local binary="${bin_dir}/fmala-bench"
   if [[ ! -x "${binary}" ]]; then
@@ -143,7 +151,8 @@ bench() {
     return 0
   fi
   # Every CUDA case (funnel 1024-16384 chains, the paper MLP at 1024 and 4096
-  # chains, the jet products against SGEMM) and the CPU's 1024-chain funnel.
+  # chains, the CNN at 256 and 1024, the jet products against SGEMM) and the
+  # CPU's 1024-chain funnel.
   "${binary}" --benchmark_format=json --benchmark_filter='Cuda|^BM_Funnel<.*chains:1024/dim:11/' \
     >"${out}/bench.json"
 }
@@ -156,6 +165,7 @@ steps=(
   "funnel-cpu 60 sample_funnel cpu 256 funnel-cpu"
   "mlp-gpu 120 sample_mlp cuda 4096 mlp-gpu"
   "mlp-cpu 90 sample_mlp cpu 16 mlp-cpu"
+  "cnn-gpu 120 sample_cnn 256 cnn-gpu"
   "bench 180 bench"
 )
 
@@ -183,7 +193,7 @@ link_build() {
 # Each step runs in its own bash under `timeout`, which needs a program to run.
 export source_dir out build_dir bin_dir bundle jobs architectures
 export -f device_info configure build link_build unpack_bundle gpu_tests memcheck sample_funnel \
-  sample_mlp bench
+  sample_mlp sample_cnn bench
 strict='set -euo pipefail;'
 
 if [[ "${dry_run}" == 1 ]]; then

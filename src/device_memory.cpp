@@ -9,7 +9,7 @@
 
 #include "fmala/adapt/dual_averaging.hpp"
 #include "fmala/backend/buffer_layout.hpp"
-#include "fmala/backend/dense_network.hpp"
+#include "fmala/backend/network_evaluator.hpp"
 #include "fmala/core/error.hpp"
 
 namespace fmala {
@@ -31,28 +31,28 @@ DeviceMemoryPlan device_memory_plan(const Model& model, const SamplerOptions& op
   if (has_curvature_tangents(options)) {
     plan.chain_bytes += sizeof(Real) * c * kCurvatureScalarBuffers;
   }
-  const DenseNetworkSpec* spec = model.dense_network();
+  const NetworkSpec* spec = model.network_spec();
   if (model.analytic_target() != nullptr || spec == nullptr) {
     if (options.kind == SamplerKind::mala) {
       plan.chain_bytes += sizeof(Real) * c * d;  // unit vectors of a target without gradient()
     }
     return plan;
   }
-  DenseNetworkSpec tiled = *spec;
+  NetworkSpec tiled = *spec;
   tiled.tile = std::max(tile, 1);
   plan.tile = static_cast<int>(std::min<size_t>(static_cast<size_t>(tiled.tile), spec->rows));
   const size_t inputs = spec->layers.empty() ? 0 : static_cast<size_t>(spec->layers.front().in);
   plan.data_bytes = spec->rows * inputs * sizeof(double) +
-                    spec->rows * (spec->likelihood == DenseNetworkSpec::Likelihood::gaussian
+                    spec->rows * (spec->likelihood == NetworkSpec::Likelihood::gaussian
                                       ? sizeof(double)
                                       : sizeof(int));
-  plan.work_bytes = dense_network_work_bytes(tiled, chains, options.kind == SamplerKind::mala);
+  plan.work_bytes = network_work_bytes(tiled, chains, options.kind == SamplerKind::mala);
   return plan;
 }
 
 DeviceMemoryPlan plan_device_memory(const Model& model, const SamplerOptions& options, int chains,
                                     size_t available, const std::string& device) {
-  const DenseNetworkSpec* spec = model.dense_network();
+  const NetworkSpec* spec = model.network_spec();
   int tile = spec && !model.analytic_target() ? std::max(spec->tile, 1) : 0;
   DeviceMemoryPlan plan = device_memory_plan(model, options, chains, tile);
   while (plan.total() > available && tile > 1) {

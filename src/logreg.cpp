@@ -82,15 +82,15 @@ LogisticRegression::LogisticRegression(std::shared_ptr<const io::ClassificationD
   detail::use_serial_blas();
 
   const size_t weights = static_cast<size_t>(features_) * classes_;
-  dense_spec_.layers = {{features_, classes_, 0, weights, DenseNetworkSpec::Activation::identity}};
-  dense_spec_.likelihood = DenseNetworkSpec::Likelihood::categorical;
-  dense_spec_.x = d.train_x.data();
-  dense_spec_.labels = d.train_y.data();
-  dense_spec_.rows = d.n_train();
-  dense_spec_.classes = classes_;
-  dense_spec_.prior_count = static_cast<size_t>(dim_);
-  dense_spec_.prior_sd = config_.prior_sd;
-  dense_spec_.tile = config_.tile;
+  network_spec_.layers = {{features_, classes_, 0, weights, NetworkSpec::Activation::identity}};
+  network_spec_.likelihood = NetworkSpec::Likelihood::categorical;
+  network_spec_.x = d.train_x.data();
+  network_spec_.labels = d.train_y.data();
+  network_spec_.rows = d.n_train();
+  network_spec_.classes = classes_;
+  network_spec_.prior_count = static_cast<size_t>(dim_);
+  network_spec_.prior_sd = config_.prior_sd;
+  network_spec_.tile = config_.tile;
 }
 
 std::string LogisticRegression::description() const {

@@ -228,26 +228,26 @@ MlpRegression::MlpRegression(std::shared_ptr<const io::RegressionData> data, Mlp
           "Use narrower layers");
   dim_ = static_cast<int>(total);
 
-  dense_spec_.likelihood = DenseNetworkSpec::Likelihood::gaussian;
+  network_spec_.likelihood = NetworkSpec::Likelihood::gaussian;
   for (size_t l = 0; l < layers_.size(); ++l) {
     const bool hidden = l + 1 < layers_.size();
-    const auto activation = config_.activation == Activation::relu ? DenseNetworkSpec::Activation::relu
-                                                                   : DenseNetworkSpec::Activation::tanh;
-    dense_spec_.layers.push_back({layers_[l].in, layers_[l].out, layers_[l].w_offset,
+    const auto activation = config_.activation == Activation::relu ? NetworkSpec::Activation::relu
+                                                                   : NetworkSpec::Activation::tanh;
+    network_spec_.layers.push_back({layers_[l].in, layers_[l].out, layers_[l].w_offset,
                                   layers_[l].b_offset,
-                                  hidden ? activation : DenseNetworkSpec::Activation::identity});
+                                  hidden ? activation : NetworkSpec::Activation::identity});
   }
-  dense_spec_.x = data_->train_x.data();
-  dense_spec_.y = data_->train_y.data();
-  dense_spec_.rows = n;
-  dense_spec_.prior_count = n_weights_;
-  dense_spec_.prior_sd = config_.prior_sd;
-  dense_spec_.learn_noise = config_.learn_noise;
-  dense_spec_.noise_sd = config_.noise_sd;
-  dense_spec_.log_noise_prior_mean = config_.log_noise_prior_mean;
-  dense_spec_.log_noise_prior_sd = config_.log_noise_prior_sd;
-  dense_spec_.temper = config_.temper;
-  dense_spec_.tile = config_.tile;
+  network_spec_.x = data_->train_x.data();
+  network_spec_.y = data_->train_y.data();
+  network_spec_.rows = n;
+  network_spec_.prior_count = n_weights_;
+  network_spec_.prior_sd = config_.prior_sd;
+  network_spec_.learn_noise = config_.learn_noise;
+  network_spec_.noise_sd = config_.noise_sd;
+  network_spec_.log_noise_prior_mean = config_.log_noise_prior_mean;
+  network_spec_.log_noise_prior_sd = config_.log_noise_prior_sd;
+  network_spec_.temper = config_.temper;
+  network_spec_.tile = config_.tile;
 }
 
 std::string MlpRegression::description() const {

@@ -655,50 +655,73 @@ NetworkClassifier::NetworkClassifier(std::shared_ptr<const io::ClassificationDat
   }
   dim_ = static_cast<int>(offset);
   detail::use_serial_blas();
-  describe_dense_network();
+  describe_network();
 }
 
-void NetworkClassifier::describe_dense_network() {
-  std::vector<DenseNetworkSpec::Layer> dense;
+void NetworkClassifier::describe_network() {
+  std::vector<NetworkSpec::Layer> spec_layers;
   for (const Layer& layer : layers_) {
-    DenseNetworkSpec::Activation activation = DenseNetworkSpec::Activation::identity;
+    NetworkSpec::Layer s;
+    s.in = static_cast<int>(layer.in_size());
+    s.out = static_cast<int>(layer.out_size());
+    s.in_h = layer.in_h;
+    s.in_w = layer.in_w;
+    s.in_c = layer.in_c;
+    s.out_h = layer.out_h;
+    s.out_w = layer.out_w;
+    s.out_c = layer.out_c;
+    NetworkSpec::Activation activation = NetworkSpec::Activation::identity;
     switch (layer.spec.kind) {
       case Kind::dense:
-        dense.push_back({static_cast<int>(layer.in_size()), layer.spec.size, layer.w_offset,
-                         layer.b_offset, DenseNetworkSpec::Activation::identity});
+      case Kind::conv2d:
+        s.kind = layer.spec.kind == Kind::dense ? NetworkSpec::Layer::Kind::dense
+                                                : NetworkSpec::Layer::Kind::conv2d;
+        s.w_offset = layer.w_offset;
+        s.b_offset = layer.b_offset;
+        s.kernel = layer.spec.kind == Kind::conv2d ? layer.spec.kernel : 1;
+        s.stride = layer.spec.kind == Kind::conv2d ? layer.spec.stride : 1;
+        s.pad_top = layer.pad_top;
+        s.pad_left = layer.pad_left;
+        spec_layers.push_back(s);
+        continue;
+      case Kind::avg_pool:
+      case Kind::max_pool:
+        s.kind = layer.spec.kind == Kind::avg_pool ? NetworkSpec::Layer::Kind::avg_pool
+                                                   : NetworkSpec::Layer::Kind::max_pool;
+        spec_layers.push_back(s);
         continue;
       case Kind::flatten:
         continue;
       case Kind::relu:
-        activation = DenseNetworkSpec::Activation::relu;
+        activation = NetworkSpec::Activation::relu;
         break;
       case Kind::tanh:
-        activation = DenseNetworkSpec::Activation::tanh;
+        activation = NetworkSpec::Activation::tanh;
         break;
       case Kind::sigmoid:
-        activation = DenseNetworkSpec::Activation::sigmoid;
+        activation = NetworkSpec::Activation::sigmoid;
         break;
       case Kind::softplus:
-        activation = DenseNetworkSpec::Activation::softplus;
+        activation = NetworkSpec::Activation::softplus;
         break;
-      default:
-        return;  // convolution or pooling
     }
-    if (dense.empty() || dense.back().activation != DenseNetworkSpec::Activation::identity) {
-      return;  // an activation of the input, or two in a row
+    if (spec_layers.empty() || spec_layers.back().activation != NetworkSpec::Activation::identity ||
+        spec_layers.back().kind == NetworkSpec::Layer::Kind::avg_pool ||
+        spec_layers.back().kind == NetworkSpec::Layer::Kind::max_pool) {
+      return;  // an activation of the input or of a pooling layer, or two in a row
     }
-    dense.back().activation = activation;
+    spec_layers.back().activation = activation;
   }
   const io::ClassificationData& d = *data_;
-  dense_spec_.layers = std::move(dense);
-  dense_spec_.likelihood = DenseNetworkSpec::Likelihood::categorical;
-  dense_spec_.x = d.train_x.data();
-  dense_spec_.labels = d.train_y.data();
-  dense_spec_.rows = d.n_train();
-  dense_spec_.classes = classes_;
-  dense_spec_.prior_count = static_cast<size_t>(dim_);
-  dense_spec_.prior_sd = config_.prior_sd;
-  dense_spec_.tile = config_.tile;
+  network_spec_.layers = std::move(spec_layers);
+  network_spec_.likelihood = NetworkSpec::Likelihood::categorical;
+  network_spec_.x = d.train_x.data();
+  network_spec_.labels = d.train_y.data();
+  network_spec_.rows = d.n_train();
+  network_spec_.classes = classes_;
+  network_spec_.prior_count = static_cast<size_t>(dim_);
+  network_spec_.prior_sd = config_.prior_sd;
+  network_spec_.tile = config_.tile;
 }
 
 NetworkClassifier::~NetworkClassifier() = default;

@@ -103,7 +103,7 @@ struct SamplerRun {
   double seconds_sampling = 0;
   int64_t evaluations = 0;           // jet or gradient evaluations per chain, whole run
   size_t peak_memory_bytes = 0;      // CPU: peak host resident set size; CUDA: device memory of the engine's buffers
-  int device_tile = 0;  // CUDA, dense networks: training rows per tile after memory planning; 0 otherwise
+  int device_tile = 0;  // CUDA, network models: training rows per tile after memory planning; 0 otherwise
 };
 
 // Progress: (transitions done, transitions in all).

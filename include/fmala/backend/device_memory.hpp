@@ -13,14 +13,14 @@ namespace fmala {
 
 struct DeviceMemoryPlan {
   size_t chain_bytes = 0;  // the engine's per-chain buffers: states, tangents, gradients, scalars
-  size_t data_bytes = 0;   // a dense network's training data
-  size_t work_bytes = 0;   // a dense network's work buffers for one tile
-  int tile = 0;            // training rows per tile of a dense network; 0 for other models
+  size_t data_bytes = 0;   // a network's training data
+  size_t work_bytes = 0;   // a network's work buffers for one tile
+  int tile = 0;            // training rows per tile of a network; 0 for other models
   size_t total() const { return chain_bytes + data_bytes + work_bytes; }
 };
 
 // The device bytes that the CUDA back end allocates for `chains` chains of
-// `model` with `options`, with tiles of `tile` rows for a dense network.
+// `model` with `options`, with tiles of `tile` rows for a network.
 // cuBLAS's workspace and Thrust's temporaries are not included.
 DeviceMemoryPlan device_memory_plan(const Model& model, const SamplerOptions& options, int chains,
                                     int tile);

@@ -95,8 +95,8 @@ class LogisticRegression : public Model {
   // parameter vector theta (D).
   void predict(const Real* theta, const double* x, size_t rows, double* probabilities) const;
 
-  // The model as a one-layer DenseNetworkSpec, for back ends other than the CPU one.
-  const DenseNetworkSpec* dense_network() const override { return &dense_spec_; }
+  // The model as a one-layer NetworkSpec, for back ends other than the CPU one.
+  const NetworkSpec* network_spec() const override { return &network_spec_; }
 
   const LogisticRegressionConfig& config() const { return config_; }
   const io::ClassificationData& data() const { return *data_; }
@@ -122,7 +122,7 @@ class LogisticRegression : public Model {
   int features_ = 0;  // P
   int classes_ = 0;   // K
   int dim_ = 0;       // P·K + K
-  DenseNetworkSpec dense_spec_;
+  NetworkSpec network_spec_;
 };
 
 }  // namespace fmala

@@ -119,8 +119,8 @@ class MlpRegression : public Model {
   // σ in standardised units of y at theta (D): exp(log σ) or the fixed noise_sd.
   Real noise_sd(const Real* theta) const;
 
-  // The network as a DenseNetworkSpec, for back ends other than the CPU one.
-  const DenseNetworkSpec* dense_network() const override { return &dense_spec_; }
+  // The network as a NetworkSpec, for back ends other than the CPU one.
+  const NetworkSpec* network_spec() const override { return &network_spec_; }
 
   const MlpConfig& config() const { return config_; }
   const io::RegressionData& data() const { return *data_; }
@@ -151,7 +151,7 @@ class MlpRegression : public Model {
   int dim_ = 0;
   int max_width_ = 0;
   size_t n_weights_ = 0;  // weights and biases, without log σ
-  DenseNetworkSpec dense_spec_;
+  NetworkSpec network_spec_;
 };
 
 }  // namespace fmala

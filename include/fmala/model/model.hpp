@@ -77,20 +77,32 @@ struct AnalyticTarget {
   std::vector<Real> scales;  // gaussian: standard deviations, empty for all ones
 };
 
-// Description of a dense network model (a stack of fully connected layers,
-// each followed by an elementwise activation, with a Gaussian or categorical
-// likelihood and isotropic Gaussian priors), from which a back end other than
-// the CPU one (CUDA) builds its own evaluator. The pointers refer to the
-// model's training data and stay valid as long as the model.
-struct DenseNetworkSpec {
+// Description of a network model (dense, convolution and pooling layers,
+// each dense or convolution layer followed by an elementwise activation, with
+// a Gaussian or categorical likelihood and isotropic Gaussian priors), from
+// which a back end other than the CPU one (CUDA) builds its own evaluator.
+// Images are NHWC, as in NetworkClassifier. The pointers refer to the model's
+// training data and stay valid as long as the model.
+struct NetworkSpec {
   enum class Activation { identity, relu, tanh, sigmoid, softplus };
   enum class Likelihood { gaussian, categorical };
   struct Layer {
-    int in = 0;   // inputs (the flattened input for the first layer)
-    int out = 0;  // outputs
-    size_t w_offset = 0;  // W (in, out) row-major in a chain's parameter vector
-    size_t b_offset = 0;  // b (out)
+    enum class Kind { dense, conv2d, avg_pool, max_pool };
+    int in = 0;   // input values per row (per image)
+    int out = 0;  // output values per row
+    // dense: W (in, out) row-major; conv2d: W (k, k, in_c, out_c) row-major.
+    // Offsets in a chain's parameter vector; unused for pooling.
+    size_t w_offset = 0;
+    size_t b_offset = 0;  // b (out) for dense, (out_c) for conv2d
     Activation activation = Activation::identity;  // applied to the layer's output
+    Kind kind = Kind::dense;
+    // conv2d and pooling: the image shapes (height, width, channels); the
+    // convolution's k×k window, stride and the zero rows and columns before
+    // the first (SAME padding). Pooling: 2×2 windows with stride 2, odd
+    // edges dropped.
+    int in_h = 1, in_w = 1, in_c = 1;
+    int out_h = 1, out_w = 1, out_c = 1;
+    int kernel = 1, stride = 1, pad_top = 0, pad_left = 0;
   };
   std::vector<Layer> layers;
   Likelihood likelihood = Likelihood::gaussian;
@@ -161,9 +173,8 @@ class Model {
 
   // The built-in analytic target this model evaluates, or null for other models.
   virtual const AnalyticTarget* analytic_target() const { return nullptr; }
-  // The dense network this model evaluates, or null for other models (and for
-  // networks with convolution or pooling layers).
-  virtual const DenseNetworkSpec* dense_network() const { return nullptr; }
+  // The network this model evaluates, or null for other models.
+  virtual const NetworkSpec* network_spec() const { return nullptr; }
 };
 
 }  // namespace fmala

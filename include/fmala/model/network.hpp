@@ -147,11 +147,11 @@ class NetworkClassifier : public Model {
   // gradient() (true) with the configured tile.
   size_t workspace_bytes(bool gradient) const override;
 
-  // The network as a DenseNetworkSpec when it has only dense, flatten and
-  // activation layers with each activation after a dense layer, for back ends
-  // other than the CPU one; null otherwise.
-  const DenseNetworkSpec* dense_network() const override {
-    return dense_spec_.layers.empty() ? nullptr : &dense_spec_;
+  // The network as a NetworkSpec, for back ends other than the CPU one, when
+  // each activation follows a dense or conv2d layer; null otherwise (an
+  // activation of the input or of a pooling layer's output, or two in a row).
+  const NetworkSpec* network_spec() const override {
+    return network_spec_.layers.empty() ? nullptr : &network_spec_;
   }
 
   const NetworkConfig& config() const { return config_; }
@@ -199,8 +199,8 @@ class NetworkClassifier : public Model {
   Jet<Real> chain_jet(const Real* theta, const Real* direction, int order, Scratch& scratch) const;
   Real chain_gradient(const Real* theta, Real* g, Scratch& scratch) const;
   Jet<Real> prior_jet(const Real* theta, const Real* direction, int order) const;
-  // Fills dense_spec_ when the network is dense only.
-  void describe_dense_network();
+  // Fills network_spec_ when the network has a NetworkSpec form.
+  void describe_network();
 
   std::shared_ptr<const io::ClassificationData> data_;
   NetworkConfig config_;
@@ -208,7 +208,7 @@ class NetworkClassifier : public Model {
   int dim_ = 0;
   int classes_ = 0;
   size_t max_size_ = 0;     // largest layer input or output per image
-  DenseNetworkSpec dense_spec_;  // no layers when the network is not dense only
+  NetworkSpec network_spec_;  // no layers when the network has no NetworkSpec form
 };
 
 }  // namespace fmala

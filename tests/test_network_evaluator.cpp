@@ -1,5 +1,5 @@
-// The batched dense network evaluator (the sequence the CUDA back end runs for
-// the network models), run on the host with HostDenseOps, against each
+// The batched network evaluator (the sequence the CUDA back end runs for
+// the network models), run on the host with HostNetworkOps, against each
 // model's own per-chain jet() and gradient().
 
 #include <gtest/gtest.h>
@@ -12,9 +12,9 @@
 
 #include "fmala/adapt/dual_averaging.hpp"
 #include "fmala/backend/buffer_layout.hpp"
-#include "fmala/backend/dense_network.hpp"
+#include "fmala/backend/network_evaluator.hpp"
 #include "fmala/backend/device_memory.hpp"
-#include "fmala/backend/host_dense_ops.hpp"
+#include "fmala/backend/host_network_ops.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/classification_data.hpp"
 #include "fmala/io/regression_data.hpp"
@@ -68,14 +68,14 @@ void expect_close(double expected, double actual, const std::string& what) {
 // Compares the evaluator with the model at three chains' states and
 // directions, for jets of every order and the gradient.
 void expect_same_as_model(const Model& model, double scale) {
-  const DenseNetworkSpec* spec = model.dense_network();
+  const NetworkSpec* spec = model.network_spec();
   ASSERT_NE(spec, nullptr) << model.description();
   const int chains = 3;
   const int dim = model.dim();
   const std::vector<double> theta = normals(static_cast<size_t>(chains) * dim, 31, scale);
   const std::vector<double> direction = normals(static_cast<size_t>(chains) * dim, 32);
-  HostDenseOps ops;
-  DenseNetworkEvaluator<HostDenseOps> evaluator(*spec, dim, chains, ops);
+  HostNetworkOps ops;
+  NetworkEvaluator<HostNetworkOps> evaluator(*spec, dim, chains, ops);
   for (int order = 0; order <= 2; ++order) {
     std::vector<double> f(chains), d(chains), h(chains), f_ref(chains), d_ref(chains), h_ref(chains);
     model.jet(chains, theta.data(), direction.data(), order, f_ref.data(), d_ref.data(), h_ref.data());
@@ -130,27 +130,27 @@ MlpConfig mlp_config(MlpConfig::Activation activation, bool learn_noise, std::ve
   return config;
 }
 
-TEST(DenseNetwork, MlpReluLearnedNoise) {
+TEST(NetworkEvaluator, MlpReluLearnedNoise) {
   MlpRegression model(regression_data(21, 3),
                       mlp_config(MlpConfig::Activation::relu, true, {5, 4}));
   expect_same_as_model(model, 0.5);
 }
 
-TEST(DenseNetwork, MlpTanhFixedNoiseTempered) {
+TEST(NetworkEvaluator, MlpTanhFixedNoiseTempered) {
   MlpConfig config = mlp_config(MlpConfig::Activation::tanh, false, {6, 3, 2});
   config.temper = true;
   MlpRegression model(regression_data(21, 4), config);
   expect_same_as_model(model, 0.5);
 }
 
-TEST(DenseNetwork, MlpWithoutHiddenLayersAndOneTile) {
+TEST(NetworkEvaluator, MlpWithoutHiddenLayersAndOneTile) {
   MlpConfig config = mlp_config(MlpConfig::Activation::relu, true, {});
   config.tile = 256;
   MlpRegression model(regression_data(21, 2), config);
   expect_same_as_model(model, 0.5);
 }
 
-TEST(DenseNetwork, LogisticRegression) {
+TEST(NetworkEvaluator, LogisticRegression) {
   LogisticRegressionConfig config;
   config.prior_sd = 1.7;
   config.tile = 4;
@@ -166,7 +166,7 @@ NetworkConfig network_config(const std::string& layers) {
   return config;
 }
 
-TEST(DenseNetwork, ClassifierWithEveryActivation) {
+TEST(NetworkEvaluator, ClassifierWithEveryActivation) {
   for (const std::string layers :
        {"flatten,dense:7,sigmoid,dense:5,softplus,dense:3",
         "dense:6,relu,dense:4,tanh,dense:3",
@@ -176,34 +176,57 @@ TEST(DenseNetwork, ClassifierWithEveryActivation) {
   }
 }
 
-TEST(DenseNetwork, NetworksWithConvolutionsOrStackedActivationsHaveNoSpec) {
-  for (const std::string layers : {"conv:2,relu,flatten,dense:3", "dense:4,relu,tanh,dense:3",
-                                   "relu,dense:3", "avgpool,flatten,dense:3"}) {
-    NetworkClassifier model(classification_data(8, 4, 4, 3), network_config(layers));
-    EXPECT_EQ(model.dense_network(), nullptr) << layers;
+std::shared_ptr<io::ClassificationData> images(size_t rows, int h, int w, int channels, int classes) {
+  auto data = classification_data(rows, h, w * channels, classes);
+  data->width = w;
+  data->channels = channels;
+  return data;
+}
+
+// Convolutions (SAME and VALID, stride 1 and 2, k = 1, 3 and 5, chunks of
+// one image), average and max pooling (odd edges dropped, relu zeros tied),
+// and pooling of the input itself.
+TEST(NetworkEvaluator, ConvolutionalNetworks) {
+  struct Case {
+    std::string layers;
+    int h, w, channels;
+  };
+  for (const Case& c : {Case{"conv:3,relu,avgpool,conv:4:s2,tanh,flatten,dense:3", 8, 8, 2},
+                        Case{"conv:2:k5:valid,sigmoid,maxpool,flatten,dense:4,softplus,dense:3", 9, 9, 1},
+                        Case{"conv:3:s2:valid,relu,conv:2:k1,maxpool,flatten,dense:3", 7, 7, 2},
+                        Case{"conv:4,relu,maxpool,flatten,dense:3", 6, 6, 1},
+                        Case{"avgpool,flatten,dense:3", 5, 4, 2}}) {
+    NetworkClassifier model(images(8, c.h, c.w, c.channels, 3), network_config(c.layers));
+    expect_same_as_model(model, 0.7);
   }
 }
 
-TEST(DenseNetwork, InconsistentSpecIsAnError) {
+TEST(NetworkEvaluator, ActivationsOutsideLayersHaveNoSpec) {
+  for (const std::string layers : {"dense:4,relu,tanh,dense:3", "relu,dense:3",
+                                   "avgpool,relu,flatten,dense:3"}) {
+    NetworkClassifier model(classification_data(8, 4, 4, 3), network_config(layers));
+    EXPECT_EQ(model.network_spec(), nullptr) << layers;
+  }
+}
+
+TEST(NetworkEvaluator, InconsistentSpecIsAnError) {
   MlpRegression model(regression_data(21, 3),
                       mlp_config(MlpConfig::Activation::relu, true, {5}));
-  DenseNetworkSpec spec = *model.dense_network();
-  EXPECT_NO_THROW(check_dense_network(spec, model.dim(), "test"));
-  EXPECT_THROW(check_dense_network(spec, model.dim() - 2, "test"), Error);
+  NetworkSpec spec = *model.network_spec();
+  EXPECT_NO_THROW(check_network_spec(spec, model.dim(), "test"));
+  EXPECT_THROW(check_network_spec(spec, model.dim() - 2, "test"), Error);
   spec.layers[1].in = 4;
-  EXPECT_THROW(check_dense_network(spec, model.dim(), "test"), Error);
+  EXPECT_THROW(check_network_spec(spec, model.dim(), "test"), Error);
 }
 
 // The planned work bytes are what the evaluator allocates.
-TEST(DenseNetwork, WorkBytesMatchWhatIsAllocated) {
-  MlpRegression model(regression_data(21, 3),
-                      mlp_config(MlpConfig::Activation::tanh, true, {7, 5}));
-  const DenseNetworkSpec& spec = *model.dense_network();
+void expect_planned_bytes(const Model& model) {
+  const NetworkSpec& spec = *model.network_spec();
   const int chains = 4;
   const std::vector<double> theta = normals(static_cast<size_t>(chains) * model.dim(), 41, 0.5);
-  HostDenseOps ops;
+  HostNetworkOps ops;
   for (bool gradient : {false, true}) {
-    DenseNetworkEvaluator<HostDenseOps> evaluator(spec, model.dim(), chains, ops);
+    NetworkEvaluator<HostNetworkOps> evaluator(spec, model.dim(), chains, ops);
     const DeviceMemoryPlan plan =
         device_memory_plan(model, SamplerOptions{}, chains, spec.tile);
     EXPECT_EQ(evaluator.bytes(), plan.data_bytes) << "before any evaluation";
@@ -213,9 +236,16 @@ TEST(DenseNetwork, WorkBytesMatchWhatIsAllocated) {
     } else {
       evaluator.jet(theta.data(), nullptr, 0, f.data(), nullptr, nullptr);
     }
-    EXPECT_EQ(evaluator.bytes(), plan.data_bytes + dense_network_work_bytes(spec, chains, gradient))
-        << (gradient ? "gradient" : "jet");
+    EXPECT_EQ(evaluator.bytes(), plan.data_bytes + network_work_bytes(spec, chains, gradient))
+        << model.description() << (gradient ? " gradient" : " jet");
   }
+}
+
+TEST(NetworkEvaluator, WorkBytesMatchWhatIsAllocated) {
+  expect_planned_bytes(MlpRegression(regression_data(21, 3),
+                                     mlp_config(MlpConfig::Activation::tanh, true, {7, 5})));
+  expect_planned_bytes(NetworkClassifier(images(8, 8, 8, 2, 3),
+                                         network_config("conv:3,relu,avgpool,conv:4:s2,flatten,dense:3")));
 }
 
 TEST(DeviceMemory, ChainStateOfAnAnalyticTarget) {

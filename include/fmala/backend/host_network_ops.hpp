@@ -1,6 +1,6 @@
 #pragma once
-// HostDenseOps: the host's operations for DenseNetworkEvaluator (see
-// backend/dense_network.hpp): arrays in host memory, batched products as one
+// HostNetworkOps: the host's operations for NetworkEvaluator (see
+// backend/network_evaluator.hpp): arrays in host memory, batched products as one
 // CBLAS call per batch item, and elementwise passes as OpenMP loops. The
 // device's twin is kernels/device_ops.cuh; the CPU tests run the evaluator
 // with this one.
@@ -13,7 +13,7 @@
 
 namespace fmala {
 
-class HostDenseOps {
+class HostNetworkOps {
  public:
   template <class T>
   class Array {
