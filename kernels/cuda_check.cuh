@@ -88,14 +88,20 @@ class DeviceArray {
   size_t size_ = 0;
 };
 
-// An owning CUDA stream that does not synchronise with the legacy default stream.
+// A CUDA stream: with no argument, an owned one that does not synchronise
+// with the legacy default stream; otherwise the caller's, which it leaves
+// alone when destroyed.
 class StreamHandle {
  public:
-  StreamHandle() { FMALA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  explicit StreamHandle(cudaStream_t external = nullptr) : stream_(external), owned_(external == nullptr) {
+    if (owned_) {
+      FMALA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    }
+  }
   StreamHandle(const StreamHandle&) = delete;
   StreamHandle& operator=(const StreamHandle&) = delete;
   ~StreamHandle() {
-    if (stream_) {
+    if (owned_ && stream_) {
       cudaStreamDestroy(stream_);
     }
   }
@@ -103,6 +109,7 @@ class StreamHandle {
 
  private:
   cudaStream_t stream_ = nullptr;
+  bool owned_ = true;
 };
 
 }  // namespace fmala::cuda_detail

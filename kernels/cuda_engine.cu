@@ -188,26 +188,29 @@ int supported_dim(const Model& model) {
 // ---- construction -------------------------------------------------------------------------
 
 CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
-                       uint64_t first_chain)
+                       uint64_t first_chain, const cuda::DeviceBuffers* device, int kept_draws)
     // supported_dim() runs before any member touches the device, so an
     // unsupported model is reported as such even on a machine without one.
     : options_(options),
       chains_(chains),
       dim_(supported_dim(model)),
       seed_(seed),
-      first_chain_(first_chain) {
+      first_chain_(first_chain),
+      device_(device ? *device : cuda::DeviceBuffers{}),
+      kept_draws_(kept_draws),
+      stream_(device_.stream) {
   // Plan the device memory before allocating any of it: a network's
   // tile is lowered until the run fits in 90% of the free memory.
   size_t free_bytes = 0;
   size_t total_bytes = 0;
   FMALA_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-  int device = 0;
-  FMALA_CUDA_CHECK(cudaGetDevice(&device));
+  int device_index = 0;
+  FMALA_CUDA_CHECK(cudaGetDevice(&device_index));
   cudaDeviceProp prop{};
-  FMALA_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  FMALA_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_index));
   const DeviceMemoryPlan plan = plan_device_memory(
       model, options_, chains_, free_bytes / 10 * 9,
-      "CUDA device " + std::to_string(device) + " (" + prop.name + ", " +
+      "CUDA device " + std::to_string(device_index) + " (" + prop.name + ", " +
           std::to_string(free_bytes >> 20) + " MiB free)");
   tile_ = plan.tile;
   if (const AnalyticTarget* analytic = model.analytic_target()) {
@@ -364,13 +367,18 @@ void CudaEngine::evaluate_gradient_from_host(const Real* theta, Real* f, Real* g
 
 void CudaEngine::initialize(const std::vector<Real>& theta0) {
   const size_t cd = static_cast<size_t>(chains_) * dim_;
-  if (theta0.size() != cd) {
-    throw make_error("CUDA back end", "initial states hold " + std::to_string(theta0.size()) +
-                                          " values, expected " + std::to_string(chains_) +
-                                          " chains × " + std::to_string(dim_) + " parameters");
+  if (device_.initial_state) {
+    FMALA_CUDA_CHECK(cudaMemcpyAsync(b_.theta, device_.initial_state, cd * sizeof(Real),
+                                     cudaMemcpyDeviceToDevice, stream_.get()));
+  } else {
+    if (theta0.size() != cd) {
+      throw make_error("CUDA back end", "initial states hold " + std::to_string(theta0.size()) +
+                                            " values, expected " + std::to_string(chains_) +
+                                            " chains × " + std::to_string(dim_) + " parameters");
+    }
+    FMALA_CUDA_CHECK(cudaMemcpyAsync(b_.theta, theta0.data(), cd * sizeof(Real),
+                                     cudaMemcpyHostToDevice, stream_.get()));
   }
-  FMALA_CUDA_CHECK(cudaMemcpyAsync(b_.theta, theta0.data(), cd * sizeof(Real),
-                                   cudaMemcpyHostToDevice, stream_.get()));
   // Cache what the sampler needs at the current state.
   if (options_.kind == SamplerKind::mala) {
     gradient(b_.theta, b_.f, b_.grad);
@@ -497,7 +505,30 @@ Real CudaEngine::mean_accept_prob() {
 
 // TODO: copy into pinned host buffers with cudaMemcpyAsync and scatter them
 // while the next steps run, instead of waiting for the copy here.
+void CudaEngine::synchronize() { FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.get())); }
+
 void CudaEngine::record(Draws& out, int index) {
+  if (device_.draws) {
+    // Draw `index` of chain k at (k · S + index) · D in the caller's buffer:
+    // one strided copy of C rows of D values, on the device.
+    const size_t row = static_cast<size_t>(dim_) * sizeof(Real);
+    FMALA_CUDA_CHECK(cudaMemcpy2DAsync(device_.draws + static_cast<size_t>(index) * dim_,
+                                       row * static_cast<size_t>(kept_draws_), b_.theta, row, row,
+                                       static_cast<size_t>(chains_), cudaMemcpyDeviceToDevice,
+                                       stream_.get()));
+    if (device_.log_density) {
+      FMALA_CUDA_CHECK(cudaMemcpy2DAsync(device_.log_density + index,
+                                         sizeof(Real) * static_cast<size_t>(kept_draws_), b_.f,
+                                         sizeof(Real), sizeof(Real), static_cast<size_t>(chains_),
+                                         cudaMemcpyDeviceToDevice, stream_.get()));
+    }
+    host_f_.resize(static_cast<size_t>(chains_));
+    copy_to_host(b_.f, host_f_.size(), host_f_.data());
+    for (int k = 0; k < chains_; ++k) {
+      out.log_density[static_cast<size_t>(k) * out.draws + index] = host_f_[k];
+    }
+    return;
+  }
   const size_t cd = static_cast<size_t>(chains_) * dim_;
   host_theta_.resize(cd);
   host_f_.resize(static_cast<size_t>(chains_));
@@ -602,6 +633,60 @@ void evaluate_jet(const Model& model, int chains, const Real* theta, const Real*
 
 void evaluate_gradient(const Model& model, int chains, const Real* theta, Real* f, Real* g) {
   evaluation_engine(model, chains, SamplerKind::mala)->evaluate_gradient_from_host(theta, f, g);
+}
+
+namespace {
+
+// Throws fmala::Error naming `name` unless p is device or managed memory.
+void require_device_pointer(const void* p, const char* name) {
+  cudaPointerAttributes attributes{};
+  const cudaError_t status = cudaPointerGetAttributes(&attributes, p);
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();
+  }
+  if (status != cudaSuccess ||
+      (attributes.type != cudaMemoryTypeDevice && attributes.type != cudaMemoryTypeManaged)) {
+    throw make_error(std::string("sample_on_device: ") + name,
+                     "is not device memory of the current device",
+                     "Allocate it with cudaMalloc (or cudaMallocManaged) on the device the run uses");
+  }
+}
+
+}  // namespace
+
+SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
+                            const DeviceBuffers& buffers, const ProgressFn& progress) {
+  std::string reason;
+  if (!device_available(&reason)) {
+    throw make_error("sample_on_device", reason, "Run it on a machine with a CUDA device");
+  }
+  validate(settings, model.dim());
+  if (settings.stream.enabled) {
+    throw make_error("sample_on_device", "streaming keeps running statistics on the host",
+                     "Turn streaming off; the draws go to the device buffer");
+  }
+  if (buffers.draws == nullptr) {
+    throw make_error("sample_on_device: draws", "is null",
+                     "Give a device buffer of chains × draws × dim values");
+  }
+  require_device_pointer(buffers.draws, "draws");
+  if (buffers.log_density) {
+    require_device_pointer(buffers.log_density, "log_density");
+  }
+  if (buffers.initial_state) {
+    require_device_pointer(buffers.initial_state, "initial_state");
+  }
+  std::vector<Real> theta0;
+  if (!buffers.initial_state) {
+    theta0 = initial_states(model, settings);
+  }
+  cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed,
+                                 static_cast<uint64_t>(settings.first_chain), &buffers, settings.draws);
+  SamplerRun run = drive(engine, model, settings, theta0, progress, RunControl{});
+  engine.synchronize();
+  run.peak_memory_bytes = engine.device_bytes();
+  run.device_tile = engine.network_tile();
+  return run;
 }
 
 SamplerRun run_sampler(const Model& model, const RunSettings& settings,

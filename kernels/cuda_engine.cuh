@@ -13,6 +13,7 @@
 #include "cuda_check.cuh"
 #include "device_ops.cuh"
 #include "fmala/backend/network_evaluator.hpp"
+#include "fmala/backend/cuda.hpp"
 #include "fmala/backend/driver.hpp"
 #include "fmala/model/model.hpp"
 #include "fmala/samplers/phases.hpp"
@@ -36,8 +37,12 @@ class CudaEngine {
   // Throws fmala::Error when the model is neither a built-in analytic target
   // nor a network model, or when a CUDA call fails (no device, not enough
   // device memory).
+  // With `device`, the engine runs on the caller's stream (when given), reads
+  // the initial states from the caller's device buffer (when given) and
+  // record() writes the kept draws into the caller's device buffers.
   CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
-             uint64_t first_chain = 0);
+             uint64_t first_chain = 0, const cuda::DeviceBuffers* device = nullptr,
+             int kept_draws = 0);
 
   void initialize(const std::vector<Real>& theta0);
   void set_step_size(Real eta);
@@ -46,6 +51,10 @@ class CudaEngine {
   void step(const StepContext& ctx, bool adapting);
   Real mean_accept_prob();
   void record(Draws& out, int index);
+  // False when record() writes the draws into the caller's device buffers.
+  bool host_values() const { return device_.draws == nullptr; }
+  // Waits for every queued kernel and copy of the engine's stream.
+  void synchronize();
   EngineCounters counters();
   EngineState save_state();
   void restore_state(const EngineState& state);
@@ -86,6 +95,8 @@ class CudaEngine {
   int dim_;
   uint64_t seed_;
   uint64_t first_chain_;         // the global index of chain 0
+  cuda::DeviceBuffers device_;   // the caller's buffers and stream, when given
+  int kept_draws_ = 0;           // S of the caller's draw buffers
   StreamHandle stream_;          // created after dim_ has checked the model
   DeviceArray<Real> scales_;     // (D) gaussian standard deviations, when given
   DeviceArray<Real> matrices_;   // every (C, D) buffer, back to back

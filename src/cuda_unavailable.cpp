@@ -34,6 +34,11 @@ void evaluate_gradient(const Model&, int, const Real*, Real*, Real*) {
                    "Rebuild with nvcc on PATH, or use --backend cpu");
 }
 
+SamplerRun sample_on_device(const Model&, const RunSettings&, const DeviceBuffers&, const ProgressFn&) {
+  throw make_error("sample_on_device", "this build of fmala has no CUDA back end",
+                   "Rebuild with nvcc on PATH");
+}
+
 ProductTiming time_layer_products(int, int, int, int, int) {
   throw make_error("--backend cuda", "this build of fmala has no CUDA back end",
                    "Rebuild with nvcc on PATH, or use --backend cpu");

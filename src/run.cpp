@@ -322,6 +322,25 @@ SamplerRun combine_chain_batches(std::vector<SamplerRun> batches) {
   return out;
 }
 
+std::vector<Real> initial_states(const Model& model, const RunSettings& settings) {
+  const int dim = model.dim();
+  std::vector<Real> theta0(static_cast<size_t>(settings.chains) * dim);
+  model.initial_state(settings.seed, settings.first_chain, settings.chains, theta0.data());
+  if (settings.superchains > 0) {
+    // Each chain starts where the first chain of its superchain starts,
+    // which may belong to an earlier batch of chains.
+    const int64_t per = all_chains(settings) / settings.superchains;
+    for (int k = 0; k < settings.chains; ++k) {
+      const int64_t chain = settings.first_chain + k;
+      const int64_t leader = chain / per * per;
+      if (leader != chain) {
+        model.initial_state(settings.seed, leader, 1, theta0.data() + static_cast<size_t>(k) * dim);
+      }
+    }
+  }
+  return theta0;
+}
+
 SamplerRun run_sampler(const Model& model, const RunSettings& settings, const ProgressFn& progress) {
   return run_sampler(model, settings, progress, RunControl{});
 }
@@ -334,20 +353,7 @@ SamplerRun run_sampler(const Model& model,
   validate(settings, dim);
   std::vector<Real> theta0;
   if (!control.resume) {
-    theta0.resize(static_cast<size_t>(settings.chains) * dim);
-    model.initial_state(settings.seed, settings.first_chain, settings.chains, theta0.data());
-    if (settings.superchains > 0) {
-      // Each chain starts where the first chain of its superchain starts,
-      // which may belong to an earlier batch of chains.
-      const int64_t per = all_chains(settings) / settings.superchains;
-      for (int k = 0; k < settings.chains; ++k) {
-        const int64_t chain = settings.first_chain + k;
-        const int64_t leader = chain / per * per;
-        if (leader != chain) {
-          model.initial_state(settings.seed, leader, 1, theta0.data() + static_cast<size_t>(k) * dim);
-        }
-      }
-    }
+    theta0 = initial_states(model, settings);
   }
 
   if (settings.backend == Backend::cuda) {

@@ -89,6 +89,7 @@ class AlternatingEngine {
     return static_cast<Real>(sum / chains_);
   }
 
+  bool host_values() const { return true; }
   // Writes the index of the transition just made as every chain's draw.
   void record(fmala::Draws& out, int index) {
     recorded_.push_back(last_step_);

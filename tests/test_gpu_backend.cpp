@@ -11,6 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#if defined(FMALA_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -509,6 +513,113 @@ TEST(CudaNetworks, JetsAndGradientsMatchCpu) {
     }
   }
 }
+
+// ---- the device-buffer API ----------------------------------------------------------------------
+
+TEST(CudaDeviceApi, WithoutDeviceSaysSo) {
+  std::string reason;
+  if (fmala::cuda::device_available(&reason)) {
+    GTEST_SKIP() << "a CUDA device is present; this test covers machines without one";
+  }
+  const auto model = fmala::make_funnel_model(5);
+  fmala::RunSettings settings;
+  settings.chains = 2;
+  settings.warmup = 0;
+  settings.draws = 1;
+  fmala::cuda::DeviceBuffers buffers;
+  try {
+    fmala::cuda::sample_on_device(*model, settings, buffers);
+    FAIL() << "sample_on_device ran without a device";
+  } catch (const fmala::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sample_on_device"), std::string::npos) << e.what();
+  }
+}
+
+#if defined(FMALA_WITH_CUDA)
+
+// A device buffer of n values, freed at the end of the scope.
+struct DeviceVector {
+  explicit DeviceVector(size_t n) : size(n) {
+    if (cudaMalloc(reinterpret_cast<void**>(&data), n * sizeof(Real)) != cudaSuccess) {
+      data = nullptr;
+    }
+  }
+  ~DeviceVector() { cudaFree(data); }
+  std::vector<Real> to_host() const {
+    std::vector<Real> host(size);
+    EXPECT_EQ(cudaMemcpy(host.data(), data, size * sizeof(Real), cudaMemcpyDeviceToHost), cudaSuccess);
+    return host;
+  }
+  Real* data = nullptr;
+  size_t size;
+};
+
+// The draws that sample_on_device writes into device buffers on the caller's
+// stream equal those of run_sampler on the same device, bit for bit, and a
+// device initial state gives the same run as the model's.
+TEST(CudaDeviceApi, DeviceDrawsEqualTheHostRun) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+  for (const std::string name : {"Funnel", "Mlp"}) {
+    const auto model = make_target(name);
+    const int dim = model->dim();
+    fmala::RunSettings settings;
+    settings.options.kind = SamplerKind::pc_line_fmala;
+    settings.chains = 32;
+    settings.warmup = 20;
+    settings.draws = 15;
+    settings.thin = 2;
+    settings.seed = 99;
+    settings.backend = fmala::Backend::cuda;
+    const fmala::SamplerRun host = fmala::run_sampler(*model, settings);
+
+    const size_t cells = static_cast<size_t>(settings.chains) * settings.draws;
+    DeviceVector draws(cells * dim), log_density(cells);
+    DeviceVector start(static_cast<size_t>(settings.chains) * dim);
+    ASSERT_NE(draws.data, nullptr);
+    const std::vector<Real> theta0 = fmala::initial_states(*model, settings);
+    ASSERT_EQ(cudaMemcpy(start.data, theta0.data(), theta0.size() * sizeof(Real), cudaMemcpyHostToDevice),
+              cudaSuccess);
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+    for (bool from_device : {false, true}) {
+      fmala::cuda::DeviceBuffers buffers;
+      buffers.stream = stream;
+      buffers.initial_state = from_device ? start.data : nullptr;
+      buffers.draws = draws.data;
+      buffers.log_density = log_density.data;
+      const fmala::SamplerRun run = fmala::cuda::sample_on_device(*model, settings, buffers);
+      EXPECT_TRUE(run.draws.values.empty());
+      EXPECT_EQ(draws.to_host(), host.draws.values) << name << (from_device ? ", device start" : "");
+      EXPECT_EQ(log_density.to_host(), host.draws.log_density) << name;
+      EXPECT_EQ(run.draws.log_density, host.draws.log_density) << name;
+      EXPECT_EQ(run.step_size, host.step_size) << name;
+    }
+    cudaStreamDestroy(stream);
+  }
+}
+
+TEST(CudaDeviceApi, HostPointerIsRejectedByName) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+  const auto model = fmala::make_funnel_model(5);
+  fmala::RunSettings settings;
+  settings.chains = 2;
+  settings.warmup = 0;
+  settings.draws = 3;
+  std::vector<Real> host(2 * 3 * 5);
+  fmala::cuda::DeviceBuffers buffers;
+  buffers.draws = host.data();
+  try {
+    fmala::cuda::sample_on_device(*model, settings, buffers);
+    FAIL() << "a host buffer was taken for device memory";
+  } catch (const fmala::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("draws"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cudaMalloc"), std::string::npos) << e.what();
+  }
+}
+
+#endif
 
 // ---- adaptation and sampling on the device -----------------------------------------------------
 

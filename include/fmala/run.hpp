@@ -199,6 +199,11 @@ class RunStopped : public std::runtime_error {
 // batches do not fit together.
 SamplerRun combine_chain_batches(std::vector<SamplerRun> batches);
 
+// The initial states (C, D) of the run's chains: the model's initial_state()
+// of chains first_chain … first_chain + C − 1, each superchain's chains
+// starting where its first chain starts.
+std::vector<Real> initial_states(const Model& model, const RunSettings& settings);
+
 // Runs one sampler from the initial states of `model` and returns its draws
 // and statistics. Throws fmala::Error on bad settings or a non-finite initial state.
 SamplerRun run_sampler(const Model& model, const RunSettings& settings, const ProgressFn& progress = {});

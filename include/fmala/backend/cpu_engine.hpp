@@ -30,6 +30,7 @@ class CpuEngine {
   void finish_chain_adaptation();
   void step(const StepContext& ctx, bool adapting);
   Real mean_accept_prob() const;
+  bool host_values() const { return true; }
   void record(Draws& out, int index) const;
   EngineCounters counters() const;
   EngineState save_state() const;

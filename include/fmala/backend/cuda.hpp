@@ -7,6 +7,10 @@
 
 #include "fmala/run.hpp"
 
+// The CUDA runtime's stream type, cudaStream_t = CUstream_st*, declared here so
+// that this header does not need the CUDA headers.
+struct CUstream_st;
+
 namespace fmala::cuda {
 
 // True when the library was built with the CUDA back end.
@@ -26,6 +30,31 @@ SamplerRun run_sampler(const Model& model,
                        const std::vector<Real>& theta0,
                        const ProgressFn& progress,
                        const RunControl& control = {});
+
+// Device buffers that a caller owns, for sample_on_device. Pointers are
+// device (or managed) memory, chain-major.
+struct DeviceBuffers {
+  // The caller's stream (a cudaStream_t); null: a stream of the run's own.
+  // Every kernel and copy of the run is ordered on it, and the call returns
+  // after the last of them has finished.
+  CUstream_st* stream = nullptr;
+  // (C, D) initial states; null: the model's initial_state(), as run_sampler.
+  const Real* initial_state = nullptr;
+  // (C, S, D) the kept draws of every chain, S = settings.draws. Required.
+  Real* draws = nullptr;
+  // (C, S) the log-density of every kept draw, or null.
+  Real* log_density = nullptr;
+};
+
+// Runs one sampler on the current CUDA device as run_sampler does, but reads
+// the initial states from and writes the kept draws into the caller's device
+// buffers, on the caller's stream: the draws never pass through the host.
+// The returned SamplerRun has everything but the values of the draws
+// (draws.values is empty; draws.log_density and the per-draw statistics are
+// on the host as usual). Throws fmala::Error without a usable device, for a
+// host pointer, a null draws buffer, or streaming settings.
+SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
+                            const DeviceBuffers& buffers, const ProgressFn& progress = {});
 
 // Evaluates the model on the current CUDA device as the back end's samplers
 // do, for `chains` chains, from and into host buffers: f and, for order >= 1,

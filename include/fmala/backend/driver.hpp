@@ -10,6 +10,7 @@
 //   void step(const StepContext& ctx, bool adapting);   // one transition, all chains
 //   Real mean_accept_prob();                            // over chains, fixed order
 //   void record(Draws& out, int index);                 // copy θ and f of every chain
+//   bool host_values() const;                           // record() fills out.values
 //   EngineCounters counters();                          // host copy of the counters
 //   EngineState save_state();                           // host copy of the carried state
 //   void restore_state(const EngineState& state);       // instead of initialize()
@@ -98,7 +99,11 @@ SamplerRun drive(Engine& engine,
     run.draws.chains = chains;
     run.draws.draws = settings.draws;
     run.draws.dim = columns;
-    run.draws.values.assign(static_cast<size_t>(chains) * settings.draws * columns, Real(0));
+    // An engine that writes the values elsewhere (the caller's device
+    // buffers) keeps none on the host.
+    if (engine.host_values()) {
+      run.draws.values.assign(static_cast<size_t>(chains) * settings.draws * columns, Real(0));
+    }
     if (streaming) {
       run.stream.start(chains, dim, settings.stream);
     }
