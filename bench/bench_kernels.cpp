@@ -15,6 +15,8 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "blas_util.hpp"
@@ -114,6 +116,179 @@ void shapes(benchmark::internal::Benchmark* b) {
   b->Args({32 * 14 * 14, 288, 64});
   b->Args({32, 3136, 256});
 }
+
+// ---- image layout of a convolution: NHWC against NCHW -------------------------------------------
+//
+// One plane of a 3×3 SAME convolution (stride 1) on a tile of images, as an
+// im2col copy and BLAS products, on one thread. NHWC (fmala's layout): each
+// output position's patch row holds k·k runs of C_in contiguous values, and
+// one product (n·H·W, k·k·C_in) × (k·k·C_in, C_out) gives the NHWC output of
+// the whole tile. NCHW (the layout of Caffe-style im2col): each patch row
+// (ci, ky, kx) holds the image plane shifted by (ky, kx), copied in runs of
+// up to W values, and one product per image (C_out, k·k·C_in) ×
+// (k·k·C_in, H·W) gives that image's NCHW output. Both count
+// 2·n·H·W·k·k·C_in·C_out flops per iteration.
+
+struct ConvShape {
+  int images, height, width, c_in, c_out, k;
+};
+
+ConvShape conv_shape_of(const benchmark::State& state) {
+  return {static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
+          static_cast<int>(state.range(1)), static_cast<int>(state.range(2)),
+          static_cast<int>(state.range(3)), 3};
+}
+
+void im2col_nhwc(const ConvShape& s, const double* x, double* patches) {
+  const int pad = (s.k - 1) / 2;
+  const size_t cols = static_cast<size_t>(s.k) * s.k * s.c_in;
+  for (int n = 0; n < s.images; ++n) {
+    const double* image = x + static_cast<size_t>(n) * s.height * s.width * s.c_in;
+    for (int oy = 0; oy < s.height; ++oy) {
+      for (int ox = 0; ox < s.width; ++ox) {
+        double* row = patches + ((static_cast<size_t>(n) * s.height + oy) * s.width + ox) * cols;
+        // The k pixels of a window row are adjacent in NHWC: one run of
+        // k·C_in values, cut where the window leaves the image.
+        const int first = std::max(0, pad - ox);             // first kx inside
+        const int last = std::min(s.k, s.width + pad - ox);  // one past the last
+        for (int ky = 0; ky < s.k; ++ky) {
+          const int iy = oy - pad + ky;
+          double* d = row + static_cast<size_t>(ky) * s.k * s.c_in;
+          if (iy < 0 || iy >= s.height) {
+            std::fill(d, d + static_cast<size_t>(s.k) * s.c_in, 0.0);
+            continue;
+          }
+          std::fill(d, d + static_cast<size_t>(first) * s.c_in, 0.0);
+          const double* src = image + (static_cast<size_t>(iy) * s.width + (ox - pad + first)) * s.c_in;
+          std::copy(src, src + static_cast<size_t>(last - first) * s.c_in, d + static_cast<size_t>(first) * s.c_in);
+          std::fill(d + static_cast<size_t>(last) * s.c_in, d + static_cast<size_t>(s.k) * s.c_in, 0.0);
+        }
+      }
+    }
+  }
+}
+
+// The patch matrix (k·k·C_in, H·W) of one NCHW image.
+void im2col_nchw(const ConvShape& s, const double* image, double* cols) {
+  const int pad = (s.k - 1) / 2;
+  const size_t plane = static_cast<size_t>(s.height) * s.width;
+  for (int ci = 0; ci < s.c_in; ++ci) {
+    const double* channel = image + static_cast<size_t>(ci) * plane;
+    for (int ky = 0; ky < s.k; ++ky) {
+      for (int kx = 0; kx < s.k; ++kx) {
+        double* row = cols + ((static_cast<size_t>(ci) * s.k + ky) * s.k + kx) * plane;
+        const int first = std::max(0, pad - kx);                  // first ox inside
+        const int last = std::min(s.width, s.width + pad - kx);   // one past the last
+        for (int oy = 0; oy < s.height; ++oy) {
+          const int iy = oy - pad + ky;
+          double* d = row + static_cast<size_t>(oy) * s.width;
+          if (iy < 0 || iy >= s.height) {
+            std::fill(d, d + s.width, 0.0);
+            continue;
+          }
+          std::fill(d, d + first, 0.0);
+          const double* src = channel + static_cast<size_t>(iy) * s.width + (first - pad + kx);
+          std::copy(src, src + (last - first), d + first);
+          std::fill(d + last, d + s.width, 0.0);
+        }
+      }
+    }
+  }
+}
+
+// Whether both layouts give the same convolution of one image, the weights
+// and the image permuted from NHWC to NCHW.
+bool layouts_agree(ConvShape s) {
+  s.images = 1;
+  const size_t positions = static_cast<size_t>(s.height) * s.width;
+  const size_t patch = static_cast<size_t>(s.k) * s.k * s.c_in;
+  const std::vector<double> x = normals(positions * s.c_in, 7);
+  const std::vector<double> w = normals(patch * s.c_out, 8);
+  std::vector<double> x_nchw(x.size()), w_nchw(w.size());
+  for (size_t p = 0; p < positions; ++p) {
+    for (int ci = 0; ci < s.c_in; ++ci) {
+      x_nchw[static_cast<size_t>(ci) * positions + p] = x[p * s.c_in + ci];
+    }
+  }
+  for (int ky = 0; ky < s.k; ++ky) {
+    for (int kx = 0; kx < s.k; ++kx) {
+      for (int ci = 0; ci < s.c_in; ++ci) {
+        for (int co = 0; co < s.c_out; ++co) {
+          w_nchw[((static_cast<size_t>(co) * s.c_in + ci) * s.k + ky) * s.k + kx] =
+              w[((static_cast<size_t>(ky) * s.k + kx) * s.c_in + ci) * s.c_out + co];
+        }
+      }
+    }
+  }
+  std::vector<double> patches(positions * patch), z(positions * s.c_out), z_nchw(z.size());
+  im2col_nhwc(s, x.data(), patches.data());
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(positions), s.c_out,
+              static_cast<int>(patch), 1.0, patches.data(), static_cast<int>(patch), w.data(), s.c_out,
+              0.0, z.data(), s.c_out);
+  im2col_nchw(s, x_nchw.data(), patches.data());
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.c_out, static_cast<int>(positions),
+              static_cast<int>(patch), 1.0, w_nchw.data(), static_cast<int>(patch), patches.data(),
+              static_cast<int>(positions), 0.0, z_nchw.data(), static_cast<int>(positions));
+  for (size_t p = 0; p < positions; ++p) {
+    for (int co = 0; co < s.c_out; ++co) {
+      if (std::abs(z[p * s.c_out + co] - z_nchw[static_cast<size_t>(co) * positions + p]) > 1e-9) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+template <bool Nhwc>
+void BM_ConvLayout(benchmark::State& state) {
+  fmala::detail::use_serial_blas();
+  const ConvShape s = conv_shape_of(state);
+  if (!layouts_agree(s)) {
+    state.SkipWithError("the NHWC and NCHW convolutions differ");
+    return;
+  }
+  const size_t positions = static_cast<size_t>(s.height) * s.width;
+  const size_t patch = static_cast<size_t>(s.k) * s.k * s.c_in;
+  const std::vector<double> x = normals(s.images * positions * s.c_in, 1);
+  const std::vector<double> w = normals(patch * s.c_out, 2);
+  std::vector<double> z(s.images * positions * s.c_out);
+  std::vector<double> patches(Nhwc ? s.images * positions * patch : positions * patch);
+  for (auto _ : state) {
+    if (Nhwc) {
+      im2col_nhwc(s, x.data(), patches.data());
+      // W is (k, k, C_in, C_out): (patch, C_out) row-major.
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(s.images * positions),
+                  s.c_out, static_cast<int>(patch), 1.0, patches.data(), static_cast<int>(patch),
+                  w.data(), s.c_out, 0.0, z.data(), s.c_out);
+    } else {
+      for (int n = 0; n < s.images; ++n) {
+        im2col_nchw(s, x.data() + n * positions * s.c_in, patches.data());
+        // W is (C_out, C_in, k, k): (C_out, patch) row-major.
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.c_out, static_cast<int>(positions),
+                    static_cast<int>(patch), 1.0, w.data(), static_cast<int>(patch), patches.data(),
+                    static_cast<int>(positions), 0.0, z.data() + n * positions * s.c_out,
+                    static_cast<int>(positions));
+      }
+    }
+    benchmark::DoNotOptimize(z.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, 2.0 * s.images * positions * patch * s.c_out);
+}
+
+// images, side, C_in, C_out: the MNIST-size CNN's two convolutions and the
+// CIFAR-size CNN's first, third and fifth, at a tile of 32 images.
+void conv_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"images", "side", "c_in", "c_out"});
+  b->Args({32, 28, 1, 32});
+  b->Args({32, 14, 32, 64});
+  b->Args({32, 32, 3, 32});
+  b->Args({32, 16, 32, 64});
+  b->Args({32, 8, 64, 128});
+}
+
+BENCHMARK_TEMPLATE(BM_ConvLayout, true)->Apply(conv_shapes)->Name("BM_ConvLayout<NHWC>");
+BENCHMARK_TEMPLATE(BM_ConvLayout, false)->Apply(conv_shapes)->Name("BM_ConvLayout<NCHW>");
 
 BENCHMARK_TEMPLATE(BM_DenseJet, 1)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_DenseJet, 2)->Apply(shapes);

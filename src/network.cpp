@@ -179,23 +179,22 @@ void im2col(const Layer& layer, int rows, const Real* __restrict__ a, Real* __re
     for (int oy = 0; oy < layer.out_h; ++oy) {
       for (int ox = 0; ox < layer.out_w; ++ox) {
         Real* row = patches + ((static_cast<size_t>(n) * layer.out_h + oy) * layer.out_w + ox) * cols;
+        // The k pixels of a window row are adjacent in NHWC, so each window
+        // row is one run of k·C_in values, cut where it leaves the image.
+        const int x0 = ox * s - layer.pad_left;
+        const int first = std::max(0, -x0);                  // first kx inside
+        const int last = std::min(k, layer.in_w - x0);       // one past the last
         for (int ky = 0; ky < k; ++ky) {
           const int iy = oy * s - layer.pad_top + ky;
           Real* dst = row + static_cast<size_t>(ky) * k * c;
-          if (iy < 0 || iy >= layer.in_h) {
+          if (iy < 0 || iy >= layer.in_h || last <= first) {
             std::fill(dst, dst + k * c, Real(0));
             continue;
           }
-          for (int kx = 0; kx < k; ++kx) {
-            const int ix = ox * s - layer.pad_left + kx;
-            Real* d = dst + static_cast<size_t>(kx) * c;
-            if (ix < 0 || ix >= layer.in_w) {
-              std::fill(d, d + c, Real(0));
-            } else {
-              const Real* src = image + (static_cast<size_t>(iy) * layer.in_w + ix) * c;
-              std::copy(src, src + c, d);
-            }
-          }
+          std::fill(dst, dst + static_cast<size_t>(first) * c, Real(0));
+          const Real* src = image + (static_cast<size_t>(iy) * layer.in_w + (x0 + first)) * c;
+          std::copy(src, src + static_cast<size_t>(last - first) * c, dst + static_cast<size_t>(first) * c);
+          std::fill(dst + static_cast<size_t>(last) * c, dst + static_cast<size_t>(k) * c, Real(0));
         }
       }
     }

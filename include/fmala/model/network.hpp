@@ -12,9 +12,10 @@
 // Tensors are NHWC: one image is (height, width, channels) with the channel
 // index fastest, the layout of the data rows (see ClassificationData). A
 // convolution is a product of the im2col patch matrix (pixels, k·k·C_in) and
-// its weights. NHWC was chosen because each k×k window then copies k·k runs of
-// C_in contiguous values into a patch row, where NCHW would gather every value
-// separately.
+// its weights; each window row is one run of k·C_in contiguous values of the
+// input. docs/benchmarks.md measures this against NCHW: NCHW is faster on
+// inputs with few channels, and NHWC is kept because it fixes the order of
+// the flattened values, and so the meaning of the parameters.
 //
 // Layers (see LayerSpec):
 //   dense      y = x W + b on the flattened input (H·W·C), W (in, out)
