@@ -8,7 +8,9 @@ Prints Markdown tables:
   - the networks: seconds per transition of each sampler and its ratio to MALA.
 Writes docs/img/bench-chains.png (funnel chain-steps per second against
 chains, one panel per D) and docs/img/bench-mlp-rows.png (the MLP's time per
-transition against the training rows N) unless --no-plot is given.
+transition against the training rows N; bench-logreg-rows.png and
+bench-cnn-rows.png beside it when those sweeps are in the JSON) unless
+--no-plot is given.
 
 Needs matplotlib for the plot (for example in a virtual environment:
 python3 -m venv /tmp/plots && /tmp/plots/bin/pip install matplotlib).
@@ -144,15 +146,25 @@ def plot(rows, png):
     print(f"\nwrote {png}")
 
 
-def plot_rows(rows, png):
+TITLES = {
+    "Mlp": "Paper regression MLP (40,701 parameters)",
+    "Logreg": "Logistic regression (7,850 parameters)",
+    "Cnn": "MNIST-size CNN (824,458 parameters)",
+}
+
+
+def plot_rows(rows, png, bench="Mlp"):
+    """Milliseconds per transition against N for one network benchmark."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     per_step = collections.defaultdict(dict)
+    chains = set()
     for r in rows:
-        if r["bench"] == "Mlp":
+        if r["bench"] == bench:
             a = r["args"]
             per_step[r["kind"]][a["rows"]] = a["chains"] / r["b"]["chain_steps_per_s"]
+            chains.add(a["chains"])
     if not per_step or len({n for v in per_step.values() for n in v}) < 3:
         return
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -164,8 +176,8 @@ def plot_rows(rows, png):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training rows N")
-    ax.set_ylabel("ms per transition, 64 chains")
-    ax.set_title("Paper regression MLP (40,701 parameters)")
+    ax.set_ylabel(f"ms per transition, {', '.join(str(c) for c in sorted(chains))} chains")
+    ax.set_title(TITLES.get(bench, bench))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -191,6 +203,9 @@ def main():
     if not args.no_plot:
         plot(rows, args.png)
         plot_rows(rows, args.rows_png)
+        # The other networks' sweeps, beside the MLP's plot.
+        for bench in ("Logreg", "Cnn"):
+            plot_rows(rows, args.rows_png.replace("mlp", bench.lower()), bench)
 
 
 if __name__ == "__main__":

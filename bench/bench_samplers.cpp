@@ -192,11 +192,11 @@ FMALA_BENCH_NETWORK(BM_Mlp, ArgNames({"chains", "rows"})
                                 ->Unit(benchmark::kMillisecond)
                                 ->UseManualTime());
 FMALA_BENCH_NETWORK(BM_Logreg, ArgNames({"chains", "rows"})
-                                   ->ArgsProduct({{16}, {1000}})
+                                   ->ArgsProduct({{16}, {1000, 3000, 10000}})
                                    ->Unit(benchmark::kMillisecond)
                                    ->UseManualTime());
 FMALA_BENCH_NETWORK(BM_Cnn, ArgNames({"chains", "rows"})
-                                ->ArgsProduct({{4}, {64}})
+                                ->ArgsProduct({{4}, {32, 64, 128}})
                                 ->Unit(benchmark::kMillisecond)
                                 ->UseManualTime());
 

@@ -11,10 +11,9 @@
 
 #include "fmala/ad/math.hpp"
 #include "fmala/core/error.hpp"
+#include "fmala/model/gaussian_prior.hpp"
 #include "blas_util.hpp"
 #include "chain_loops.hpp"
-#include "chain_loops.hpp"
-#include "gaussian_prior.hpp"
 #include "classification_scores.hpp"
 
 namespace fmala {

@@ -15,9 +15,8 @@
 #include "fmala/core/error.hpp"
 #include "blas_util.hpp"
 #include "chain_loops.hpp"
-#include "chain_loops.hpp"
-#include "gaussian_prior.hpp"
 #include "fmala/random/philox.hpp"
+#include "fmala/model/gaussian_prior.hpp"
 
 // Performance. At the default shape (927 training rows, 8 features, hidden
 // {50}, relu, tile 256, 64 chains) the CBLAS products were about twice as fast

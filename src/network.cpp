@@ -14,12 +14,11 @@
 
 #include "blas_util.hpp"
 #include "chain_loops.hpp"
-#include "chain_loops.hpp"
-#include "gaussian_prior.hpp"
 #include "classification_scores.hpp"
 #include "fmala/ad/math.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/random/philox.hpp"
+#include "fmala/model/gaussian_prior.hpp"
 
 namespace fmala {
 

@@ -55,6 +55,7 @@
 #include "fmala/ad/math.hpp"
 #include "fmala/core/config.hpp"
 #include "fmala/core/error.hpp"
+#include "fmala/model/gaussian_prior.hpp"
 #include "fmala/model/model.hpp"
 
 namespace fmala {
@@ -244,25 +245,6 @@ struct SumRows {
   }
 };
 
-// Σ_i log N(θ_i + t u_i; 0, s²) over the first `count` entries, as a jet in t.
-FMALA_HD inline Jet<Real> prior_jet(const Real* theta, const Real* direction, int order,
-                                    size_t count, Real prior_sd) {
-  double sum_tt = 0, sum_tu = 0, sum_uu = 0;
-  for (size_t i = 0; i < count; ++i) {
-    sum_tt += theta[i] * theta[i];
-    if (order >= 1) {
-      sum_tu += theta[i] * direction[i];
-    }
-    if (order >= 2) {
-      sum_uu += direction[i] * direction[i];
-    }
-  }
-  const Real inv_var = Real(1) / (prior_sd * prior_sd);
-  return Jet<Real>(-0.5 * sum_tt * inv_var -
-                       static_cast<double>(count) * (log(prior_sd) + 0.5 * kLogTwoPi),
-                   -sum_tu * inv_var, -sum_uu * inv_var);
-}
-
 // The scalar settings of the likelihood and priors, copied into the functors.
 struct Settings {
   NetworkSpec::Likelihood likelihood;
@@ -325,12 +307,12 @@ struct FinishJet {
         log_sigma = Jet<Real>(t[at], u ? u[at] : Real(0), Real(0));
       }
       result = settings.gaussian(log_sigma, likelihood_sums) +
-               prior_jet(t, u, order, settings.prior_count, settings.prior_sd);
+               detail::gaussian_prior_jet(t, u, order, settings.prior_count, settings.prior_sd);
       if (settings.learn_noise) {
         result += settings.log_noise_prior(log_sigma);
       }
     } else {
-      result = likelihood_sums + prior_jet(t, u, order, settings.prior_count, settings.prior_sd);
+      result = likelihood_sums + detail::gaussian_prior_jet(t, u, order, settings.prior_count, settings.prior_sd);
     }
     if (settings.temper) {
       result = result / Real(settings.rows);
@@ -651,12 +633,12 @@ struct FinishGradient {
       Jet<Real> result;
       if (gaussian) {
         result = settings.gaussian(Jet<Real>(log_sigma), Jet<Real>(sums[c])) +
-                 prior_jet(t, nullptr, 0, settings.prior_count, settings.prior_sd);
+                 detail::gaussian_prior_jet(t, nullptr, 0, settings.prior_count, settings.prior_sd);
         if (settings.learn_noise) {
           result += settings.log_noise_prior(Jet<Real>(log_sigma));
         }
       } else {
-        result = Jet<Real>(sums[c]) + prior_jet(t, nullptr, 0, settings.prior_count, settings.prior_sd);
+        result = Jet<Real>(sums[c]) + detail::gaussian_prior_jet(t, nullptr, 0, settings.prior_count, settings.prior_sd);
       }
       if (settings.temper) {
         result = result / Real(settings.rows);

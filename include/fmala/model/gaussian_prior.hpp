@@ -1,11 +1,11 @@
 #pragma once
-// The isotropic Gaussian prior of the models' weights, as a jet along a line
-// (internal header).
+// The isotropic Gaussian prior of the models' weights, as a jet along a line,
+// for the models on the CPU and the network evaluator on either back end.
 
-#include <cmath>
 #include <cstddef>
 
 #include "fmala/ad/jet.hpp"
+#include "fmala/ad/math.hpp"
 #include "fmala/core/config.hpp"
 
 namespace fmala::detail {
@@ -14,8 +14,8 @@ namespace fmala::detail {
 // its first and second derivatives in t for order ≥ 1 and ≥ 2:
 //   -Σ (θ_i + t u_i)² / (2 s²) - count (log s + log(2π) / 2).
 // direction may be null for order 0.
-inline Jet<Real> gaussian_prior_jet(const Real* theta, const Real* direction, int order,
-                                    size_t count, Real prior_sd) {
+FMALA_HD inline Jet<Real> gaussian_prior_jet(const Real* theta, const Real* direction, int order,
+                                             size_t count, Real prior_sd) {
   constexpr double kLogTwoPi = 1.83787706640934548356065947281123527;
   double sum_tt = 0;
   double sum_tu = 0;
@@ -31,7 +31,7 @@ inline Jet<Real> gaussian_prior_jet(const Real* theta, const Real* direction, in
   }
   const Real inv_var = Real(1) / (prior_sd * prior_sd);
   return Jet<Real>(-0.5 * sum_tt * inv_var -
-                       static_cast<double>(count) * (std::log(prior_sd) + 0.5 * kLogTwoPi),
+                       static_cast<double>(count) * (log(prior_sd) + 0.5 * kLogTwoPi),
                    -sum_tu * inv_var, -sum_uu * inv_var);
 }
 
