@@ -1,6 +1,9 @@
 #include "fmala/backend/cpu_engine.hpp"
 
+#include <omp.h>
+
 #include <cmath>
+#include <exception>
 #include <string>
 
 #include "fmala/backend/buffer_layout.hpp"
@@ -45,7 +48,7 @@ void CpuEngine::initialize(const std::vector<Real>& theta0) {
     init.seed = seed_;
     init.step = -1;
     init.first_chain = first_chain_;
-    average_curvature(init, false);
+    average_curvature(init, false, Range{0, chains_});
   } else {
     model_.jet(chains_, b_.theta, nullptr, 0, b_.f, nullptr, nullptr);
   }
@@ -75,94 +78,127 @@ void CpuEngine::finish_chain_adaptation() {
   }
 }
 
-void CpuEngine::evaluate_current() {
-  model_.jet(chains_, b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
+void CpuEngine::evaluate_current(Range r) {
+  const size_t row = static_cast<size_t>(r.first) * dim_;
+  model_.jet(r.count, b_.theta + row, b_.tangent ? b_.tangent + row : nullptr,
+             jet_order(options_.kind), b_.f + r.first, b_.d ? b_.d + r.first : nullptr,
+             b_.h ? b_.h + r.first : nullptr);
 }
 
-void CpuEngine::evaluate_proposal() {
+void CpuEngine::evaluate_proposal(Range r) {
   const SamplerKind kind = options_.kind;
+  const size_t row = static_cast<size_t>(r.first) * dim_;
   if (kind == SamplerKind::mala) {
-    model_.gradient(chains_, b_.theta_prop, b_.f_prop, b_.grad_prop);
+    model_.gradient(r.count, b_.theta_prop + row, b_.f_prop + r.first, b_.grad_prop + row);
   } else if (kind == SamplerKind::rwmh) {
-    model_.jet(chains_, b_.theta_prop, nullptr, 0, b_.f_prop, nullptr, nullptr);
+    model_.jet(r.count, b_.theta_prop + row, nullptr, 0, b_.f_prop + r.first, nullptr, nullptr);
   } else {
     const Real* direction = has_reverse_tangent(options_) ? b_.tangent_prop : b_.tangent;
-    model_.jet(chains_, b_.theta_prop, direction, jet_order(kind), b_.f_prop, b_.d_prop, b_.h_prop);
+    model_.jet(r.count, b_.theta_prop + row, direction + row, jet_order(kind), b_.f_prop + r.first,
+               b_.d_prop + r.first, b_.h_prop + r.first);
   }
 }
 
 void CpuEngine::step(const StepContext& ctx, bool adapting) {
+  if (!parallel_) {
+    step_range(ctx, adapting, Range{0, chains_});
+    return;
+  }
+  // An exception must not leave the parallel region: the first one is kept
+  // and thrown after it.
+  std::exception_ptr error;
+#pragma omp parallel
+  {
+    const int threads = omp_get_num_threads();
+    const int t = omp_get_thread_num();
+    const int first = static_cast<int>(static_cast<int64_t>(chains_) * t / threads);
+    const int last = static_cast<int>(static_cast<int64_t>(chains_) * (t + 1) / threads);
+    try {
+      if (last > first) {
+        step_range(ctx, adapting, Range{first, last - first});
+      }
+    } catch (...) {
+#pragma omp critical(fmala_cpu_engine_error)
+      if (!error) {
+        error = std::current_exception();
+      }
+    }
+  }
+  if (error) {
+    std::rethrow_exception(error);
+  }
+}
+
+void CpuEngine::step_range(const StepContext& ctx, bool adapting, Range r) {
   if (options_.kind == SamplerKind::line_hmc) {
-    step_line_hmc(ctx, adapting);
+    step_line_hmc(ctx, adapting, r);
     return;
   }
   const ChainBuffers b = b_;
+  const int end = r.first + r.count;
   if (needs_current_gradient(options_)) {
-    model_.gradient(chains_, b_.theta, b_.f, b_.grad);
+    const size_t row = static_cast<size_t>(r.first) * dim_;
+    model_.gradient(r.count, b_.theta + row, b_.f + r.first, b_.grad + row);
   }
   if (needs_current_jet(options_)) {
-#pragma omp parallel for schedule(static) if (parallel_)
-    for (int k = 0; k < chains_; ++k) {
+    for (int k = r.first; k < end; ++k) {
       phase_prepare(b, ctx, k);
     }
-    evaluate_current();
-    average_curvature(ctx, false);
+    evaluate_current(r);
+    average_curvature(ctx, false, r);
   }
-#pragma omp parallel for schedule(static) if (parallel_)
-  for (int k = 0; k < chains_; ++k) {
+  for (int k = r.first; k < end; ++k) {
     phase_propose(b, ctx, k);
   }
-  evaluate_proposal();
-  average_curvature(ctx, true);
-#pragma omp parallel for schedule(static) if (parallel_)
-  for (int k = 0; k < chains_; ++k) {
+  evaluate_proposal(r);
+  average_curvature(ctx, true, r);
+  for (int k = r.first; k < end; ++k) {
     phase_accept(b, ctx, k, adapting);
   }
 }
 
-void CpuEngine::average_curvature(const StepContext& ctx, bool at_proposal) {
+void CpuEngine::average_curvature(const StepContext& ctx, bool at_proposal, Range r) {
   if (!has_curvature_tangents(options_)) {
     return;
   }
   const ChainBuffers b = b_;
-  const Real* at = at_proposal ? b_.theta_prop : b_.theta;
+  const int end = r.first + r.count;
+  const size_t row = static_cast<size_t>(r.first) * dim_;
+  const Real* at = (at_proposal ? b_.theta_prop : b_.theta) + row;
   for (int m = 2; m <= options_.curvature_tangents; ++m) {
-#pragma omp parallel for schedule(static) if (parallel_)
-    for (int k = 0; k < chains_; ++k) {
+    for (int k = r.first; k < end; ++k) {
       draw_curvature_tangent(b, ctx, k, m, at_proposal);
     }
-    model_.jet(chains_, at, b_.curvature_tangent, 2, b_.curvature_f, b_.curvature_d, b_.curvature_h);
-    for (int k = 0; k < chains_; ++k) {
+    model_.jet(r.count, at, b_.curvature_tangent + row, 2, b_.curvature_f + r.first,
+               b_.curvature_d + r.first, b_.curvature_h + r.first);
+    for (int k = r.first; k < end; ++k) {
       add_curvature(b, k, at_proposal);
     }
   }
-  for (int k = 0; k < chains_; ++k) {
+  for (int k = r.first; k < end; ++k) {
     finish_curvature(b, options_, k, at_proposal);
   }
 }
 
 // L leapfrog steps along one tangent: L + 1 jets, all along u.
-void CpuEngine::step_line_hmc(const StepContext& ctx, bool adapting) {
+void CpuEngine::step_line_hmc(const StepContext& ctx, bool adapting, Range r) {
   const ChainBuffers b = b_;
-#pragma omp parallel for schedule(static) if (parallel_)
-  for (int k = 0; k < chains_; ++k) {
+  const int end = r.first + r.count;
+  for (int k = r.first; k < end; ++k) {
     phase_prepare(b, ctx, k);
   }
-  evaluate_current();
+  evaluate_current(r);
   for (int step = 0; step < options_.leapfrog_steps; ++step) {
     const bool first = step == 0;
-#pragma omp parallel for schedule(static) if (parallel_)
-    for (int k = 0; k < chains_; ++k) {
+    for (int k = r.first; k < end; ++k) {
       phase_leapfrog_position(b, k, first);
     }
-    evaluate_proposal();
-#pragma omp parallel for schedule(static) if (parallel_)
-    for (int k = 0; k < chains_; ++k) {
+    evaluate_proposal(r);
+    for (int k = r.first; k < end; ++k) {
       phase_leapfrog_momentum(b, k);
     }
   }
-#pragma omp parallel for schedule(static) if (parallel_)
-  for (int k = 0; k < chains_; ++k) {
+  for (int k = r.first; k < end; ++k) {
     phase_accept(b, ctx, k, adapting);
   }
 }

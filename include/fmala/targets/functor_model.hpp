@@ -55,8 +55,10 @@ class FunctorModel : public Model {
   void rebind(Target target) { target_ = std::move(target); }
 
  private:
-  // Analytic targets cost O(D) per chain: below kMinParallelWork's 32,768
-  // chain-coordinates the whole batch runs on the calling thread.
+  // Analytic targets cost O(D) per chain: below 32,768 chain-coordinates the
+  // whole batch runs on the calling thread. Inside the CPU engine's
+  // transition, which already runs in a parallel region, the loop runs on the
+  // calling thread anyway.
   bool parallel(int chains) const { return static_cast<long long>(chains) * dim_ >= 32768; }
 
   Target target_;
