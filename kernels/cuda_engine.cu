@@ -94,6 +94,27 @@ struct FinishCurvatureChain {
   __device__ void operator()(int k) const { finish_curvature(b, options, k, at_proposal); }
 };
 
+// Element i of (C, D): θ of chain k = i / D into draw `index` of the
+// caller's (C, S, D) buffer, and its f into the (C, S) buffer (when given).
+struct ScatterDraw {
+  const Real* theta;
+  const Real* f;
+  int dim;
+  int draws;
+  int index;
+  Real* out;
+  Real* log_density;
+  __device__ void operator()(size_t i) const {
+    const size_t k = i / static_cast<size_t>(dim);
+    const size_t j = i % static_cast<size_t>(dim);
+    const size_t slot = k * static_cast<size_t>(draws) + static_cast<size_t>(index);
+    out[slot * static_cast<size_t>(dim) + j] = theta[i];
+    if (j == 0 && log_density) {
+      log_density[slot] = f[k];
+    }
+  }
+};
+
 struct FinishAdaptation {
   ChainBuffers b;
   __device__ void operator()(int k) const { b.step_size[k] = b.adapt[k].final_step(); }
@@ -324,43 +345,34 @@ void CudaEngine::gradient(const Real* theta, Real* f, Real* g) {
   });
 }
 
+// Both use the engine's own state buffers (θ, u, f, d, h; θ, ∇f), which the
+// memory plan counts; the evaluation engines are made for a PC sampler and
+// for MALA, which have them.
 void CudaEngine::evaluate_jet_from_host(const Real* theta, const Real* direction, int order,
                                         Real* f, Real* d, Real* h) {
   const size_t c = static_cast<size_t>(chains_);
   const size_t cd = c * dim_;
-  DeviceArray<Real> t(cd, stream_.get());
-  DeviceArray<Real> u(order >= 1 ? cd : 0, stream_.get());
-  DeviceArray<Real> out(3 * c, stream_.get());
-  copy_to_device(theta, cd, t.data());
+  copy_to_device(theta, cd, b_.theta);
   if (order >= 1) {
-    copy_to_device(direction, cd, u.data());
+    copy_to_device(direction, cd, b_.tangent);
   }
-  jet(t.data(), order >= 1 ? u.data() : nullptr, order, out.data(), out.data() + c,
-      out.data() + 2 * c);
-  std::vector<Real> host(3 * c);
-  copy_to_host(out.data(), host.size(), host.data());
-  std::copy(host.begin(), host.begin() + c, f);
+  jet(b_.theta, order >= 1 ? b_.tangent : nullptr, order, b_.f, b_.d, b_.h);
+  copy_to_host(b_.f, c, f);
   if (order >= 1) {
-    std::copy(host.begin() + c, host.begin() + 2 * c, d);
+    copy_to_host(b_.d, c, d);
   }
   if (order >= 2) {
-    std::copy(host.begin() + 2 * c, host.end(), h);
+    copy_to_host(b_.h, c, h);
   }
 }
 
 void CudaEngine::evaluate_gradient_from_host(const Real* theta, Real* f, Real* g) {
   const size_t c = static_cast<size_t>(chains_);
   const size_t cd = c * dim_;
-  DeviceArray<Real> t(cd, stream_.get());
-  DeviceArray<Real> grad(cd, stream_.get());
-  DeviceArray<Real> value(c, stream_.get());
-  if (!network_ && scratch_.size() < cd) {
-    scratch_ = DeviceArray<Real>(cd, stream_.get());
-  }
-  copy_to_device(theta, cd, t.data());
-  gradient(t.data(), value.data(), grad.data());
-  copy_to_host(value.data(), c, f);
-  copy_to_host(grad.data(), cd, g);
+  copy_to_device(theta, cd, b_.theta);
+  gradient(b_.theta, b_.f, b_.grad);
+  copy_to_host(b_.f, c, f);
+  copy_to_host(b_.grad, cd, g);
 }
 
 // ---- Engine interface ---------------------------------------------------------------------
@@ -509,19 +521,21 @@ void CudaEngine::synchronize() { FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.
 
 void CudaEngine::record(Draws& out, int index) {
   if (device_.draws) {
-    // Draw `index` of chain k at (k · S + index) · D in the caller's buffer:
-    // one strided copy of C rows of D values, on the device.
-    const size_t row = static_cast<size_t>(dim_) * sizeof(Real);
-    FMALA_CUDA_CHECK(cudaMemcpy2DAsync(device_.draws + static_cast<size_t>(index) * dim_,
-                                       row * static_cast<size_t>(kept_draws_), b_.theta, row, row,
-                                       static_cast<size_t>(chains_), cudaMemcpyDeviceToDevice,
-                                       stream_.get()));
-    if (device_.log_density) {
-      FMALA_CUDA_CHECK(cudaMemcpy2DAsync(device_.log_density + index,
-                                         sizeof(Real) * static_cast<size_t>(kept_draws_), b_.f,
-                                         sizeof(Real), sizeof(Real), static_cast<size_t>(chains_),
-                                         cudaMemcpyDeviceToDevice, stream_.get()));
+    // Draw `index` of chain k at (k · S + index) · D in the caller's buffer,
+    // scattered by a kernel: a strided copy's pitch S · D · 8 bytes would
+    // exceed what cudaMemcpy2D accepts (2^31 - 1) for long runs of large
+    // models.
+    const size_t cd = static_cast<size_t>(chains_) * dim_;
+    try {
+      thrust::for_each(thrust::cuda::par_nosync.on(stream_.get()), thrust::counting_iterator<size_t>(0),
+                       thrust::counting_iterator<size_t>(cd),
+                       ScatterDraw{b_.theta, b_.f, dim_, kept_draws_, index, device_.draws,
+                                   device_.log_density});
+    } catch (const thrust::system_error& e) {
+      throw make_error("CUDA back end", std::string("recording a draw failed to launch: ") + e.what(),
+                       "Check the device with nvidia-smi");
     }
+    FMALA_CUDA_CHECK(cudaGetLastError());
     host_f_.resize(static_cast<size_t>(chains_));
     copy_to_host(b_.f, host_f_.size(), host_f_.data());
     for (int k = 0; k < chains_; ++k) {
@@ -644,10 +658,13 @@ void require_device_pointer(const void* p, const char* name) {
   if (status != cudaSuccess) {
     (void)cudaGetLastError();
   }
+  int current = 0;
+  FMALA_CUDA_CHECK(cudaGetDevice(&current));
   if (status != cudaSuccess ||
-      (attributes.type != cudaMemoryTypeDevice && attributes.type != cudaMemoryTypeManaged)) {
+      (attributes.type != cudaMemoryTypeDevice && attributes.type != cudaMemoryTypeManaged) ||
+      (attributes.type == cudaMemoryTypeDevice && attributes.device != current)) {
     throw make_error(std::string("sample_on_device: ") + name,
-                     "is not device memory of the current device",
+                     "is not device memory of the current device (" + std::to_string(current) + ")",
                      "Allocate it with cudaMalloc (or cudaMallocManaged) on the device the run uses");
   }
 }
@@ -679,6 +696,11 @@ SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
   std::vector<Real> theta0;
   if (!buffers.initial_state) {
     theta0 = initial_states(model, settings);
+  }
+  if (buffers.stream == nullptr) {
+    // The run's own stream is not ordered after the caller's earlier work
+    // (for example a kernel that fills initial_state): wait for it.
+    FMALA_CUDA_CHECK(cudaDeviceSynchronize());
   }
   cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed,
                                  static_cast<uint64_t>(settings.first_chain), &buffers, settings.draws);
