@@ -168,7 +168,7 @@ void BM_Cnn(benchmark::State& state) {
   fmala::NetworkConfig config;
   config.layers = fmala::network_preset("paper-mnist-cnn");
   const fmala::NetworkClassifier model(random_mnist(static_cast<size_t>(state.range(1))), config);
-  run_steps(state, model, Kind, 2, 1, 1e-3, Persistent);
+  run_steps(state, model, Kind, 4, 1, 1e-3, Persistent);
 }
 
 #define FMALA_BENCH_ALL(bench, ...)                                             \
