@@ -346,8 +346,8 @@ void CudaEngine::gradient(const Real* theta, Real* f, Real* g) {
 }
 
 // Both use the engine's own state buffers (θ, u, f, d, h; θ, ∇f), which the
-// memory plan counts; the evaluation engines are made for a PC sampler and
-// for MALA, which have them.
+// memory plan counts. The evaluation engines are made for a PC sampler and
+// for MALA, whose buffers include these.
 void CudaEngine::evaluate_jet_from_host(const Real* theta, const Real* direction, int order,
                                         Real* f, Real* d, Real* h) {
   const size_t c = static_cast<size_t>(chains_);
@@ -521,10 +521,10 @@ void CudaEngine::synchronize() { FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.
 
 void CudaEngine::record(Draws& out, int index) {
   if (device_.draws) {
-    // Draw `index` of chain k at (k · S + index) · D in the caller's buffer,
-    // scattered by a kernel: a strided copy's pitch S · D · 8 bytes would
-    // exceed what cudaMemcpy2D accepts (2^31 - 1) for long runs of large
-    // models.
+    // Draw `index` of chain k goes to (k · S + index) · D in the caller's
+    // buffer, scattered by a kernel. A strided copy would need a pitch of
+    // S · D · 8 bytes, more than cudaMemcpy2D accepts (2^31 - 1) for long
+    // runs of large models.
     const size_t cd = static_cast<size_t>(chains_) * dim_;
     try {
       thrust::for_each(thrust::cuda::par_nosync.on(stream_.get()), thrust::counting_iterator<size_t>(0),

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Checks the CUDA back end on a machine with an NVIDIA GPU, in one command.
-# It runs the GPU tests (the gtest cases of test_gpu_backend: CPU/GPU parity
-# of every sampler on the analytic targets and the network models, jets and
-# gradients, adaptation, a 4096-chain Gaussian), a short compute-sanitizer
-# memcheck of a subset where the machine allows it, the 10-D funnel and the
-# paper's regression MLP sampled on the GPU and, with fewer chains, on the
-# CPU, the MNIST-size CNN on the GPU, and fmala-bench's CUDA cases. The budget is about 4 minutes on 16
-# cores (an estimate), and every step has its own time limit.
+# It runs the GPU tests: the gtest cases of test_gpu_backend, which cover
+# CPU/GPU parity of every sampler on the analytic targets and the network
+# models, jets and gradients, adaptation and a 4096-chain Gaussian. Then a
+# short compute-sanitizer memcheck of a subset, where the machine allows it.
+# Then the 10-D funnel and the paper's regression MLP sampled on the GPU and,
+# with fewer chains, on the CPU, the MNIST-size CNN on the GPU, and
+# fmala-bench's CUDA cases. The budget is about 4 minutes on 16 cores (an
+# estimate), and every step has its own time limit.
 #
-# Programs: from gpu-bundle.tar.xz at the repository root when it is there
-# (made by scripts/gpu-bundle.sh on a machine without a GPU, with the shared
-# libraries that a bare CUDA machine lacks), otherwise built into build-gpu/
-# (Release, sm_90), which needs the project's dependencies on that machine.
+# Programs come from gpu-bundle.tar.xz at the repository root when it is
+# there. scripts/gpu-bundle.sh makes it on a machine without a GPU, with the
+# shared libraries that a bare CUDA machine lacks. Otherwise the script builds
+# into build-gpu/ (Release, sm_90), which needs the project's dependencies on
+# that machine.
 #
 # Usage: [OUT=dir] [JOBS=n] [CUDA_ARCHITECTURES=90] [DRY_RUN=1] scripts/gpu-check.sh
 # DRY_RUN=1 makes the bundle (scripts/gpu-bundle.sh), checks that its
