@@ -55,7 +55,20 @@ bool device_available(std::string* reason) {
   if (status != cudaSuccess) {
     // These errors are not sticky: clear them so later runtime calls start clean.
     (void)cudaGetLastError();
-    failure = "no usable CUDA device: cudaGetDeviceCount failed with " + describe_error(status);
+    int driver = 0;
+    int runtime = 0;
+    (void)cudaDriverGetVersion(&driver);
+    (void)cudaRuntimeGetVersion(&runtime);
+    const auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+    if (status == cudaErrorInsufficientDriver && driver == 0) {
+      failure = "no NVIDIA driver is installed, so there is no usable GPU (" + describe_error(status) + ")";
+    } else if (status == cudaErrorInsufficientDriver) {
+      failure = "the NVIDIA driver supports CUDA " + version(driver) + ", older than the CUDA " +
+                version(runtime) + " this build uses; update the driver or rebuild with the CUDA "
+                "toolkit the driver supports";
+    } else {
+      failure = "no usable CUDA device: cudaGetDeviceCount failed with " + describe_error(status);
+    }
   } else if (count == 0) {
     failure = "no CUDA device: cudaGetDeviceCount found 0 devices";
   } else {
@@ -76,7 +89,9 @@ bool device_available(std::string* reason) {
         failure = "CUDA device " + std::to_string(device) + " (" + prop.name + ", compute capability " +
               std::to_string(prop.major) + "." + std::to_string(prop.minor) +
               ") cannot run this build, which holds code for architectures " + kArchitectures +
-              " (" + describe_error(status) + ")";
+              " (" + describe_error(status) + "); rebuild for it with -DCMAKE_CUDA_ARCHITECTURES=" +
+              std::to_string(prop.major) + std::to_string(prop.minor) + " (CUDA_ARCHITECTURES=" +
+              std::to_string(prop.major) + std::to_string(prop.minor) + " for scripts/gpu-bundle.sh)";
       }
     }
   }

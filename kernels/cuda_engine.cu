@@ -173,6 +173,8 @@ void visit_target(const DeviceTarget& t, Fn&& fn) {
                    "unknown analytic target kind " + std::to_string(static_cast<int>(t.kind)));
 }
 
+}  // namespace
+
 // The model's dimension, after checking that the CUDA back end evaluates it:
 // a built-in analytic target or a network model.
 int supported_dim(const Model& model) {
@@ -203,8 +205,6 @@ int supported_dim(const Model& model) {
   }
   return spec->dim;
 }
-
-}  // namespace
 
 // ---- construction -------------------------------------------------------------------------
 
@@ -670,6 +670,8 @@ void require_device_pointer(const void* p, const char* name) {
 }
 
 }  // namespace
+
+void check_model(const Model& model) { (void)cuda_detail::supported_dim(model); }
 
 SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
                             const DeviceBuffers& buffers, const ProgressFn& progress) {

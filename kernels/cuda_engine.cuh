@@ -32,6 +32,10 @@ struct DeviceTarget {
   RosenbrockTarget rosenbrock;
 };
 
+// The model's dimension, after checking that the CUDA back end evaluates it;
+// throws fmala::Error naming --backend cuda otherwise. Needs no device.
+int supported_dim(const Model& model);
+
 class CudaEngine {
  public:
   // Throws fmala::Error when the model is neither a built-in analytic target

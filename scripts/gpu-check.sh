@@ -206,8 +206,11 @@ if [[ "${dry_run}" == 1 ]]; then
   if [[ -x "${bin_dir}/fmala-bench" ]]; then
     "${bin_dir}/fmala-bench" --benchmark_list_tests --benchmark_filter='^BM_Funnel<.*chains:1024/dim:11/' | head -3
   fi
-  echo "== on a GPU machine, with gpu-bundle.tar.xz carried, these steps would run (name, time limit in s, command):"
+  echo "== on a GPU machine, in a checkout with gpu-bundle.tar.xz at its root, scripts/gpu-check.sh"
+  echo "   would run these steps (name, time limit in s, function of this script):"
   printf '  %s\n' "${steps[@]}"
+  echo "   fmala-bench registers its CUDA benchmarks only where a device is present, so they"
+  echo "   are not listed here. The GPU machine needs cuBLAS and a driver for CUDA $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')."
   exit 0
 fi
 

@@ -18,6 +18,11 @@ bool device_available(std::string* reason) {
 
 int select_device(int) { return -1; }
 
+void check_model(const Model&) {
+  throw make_error("--backend cuda", "this build of fmala has no CUDA back end",
+                   "Rebuild with nvcc on PATH, or use --backend cpu");
+}
+
 SamplerRun run_sampler(const Model&, const RunSettings&, const std::vector<Real>&, const ProgressFn&,
                        const RunControl&) {
   throw make_error("--backend cuda", "this build of fmala has no CUDA back end",

@@ -1433,6 +1433,9 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
                          checkpoint_dir.string() + " to start a new one there");
   }
   if (o.backend == "cuda") {
+    // The model first: a run the back end cannot evaluate is refused on any
+    // machine, before it spends time on a device.
+    cuda::check_model(*model);
     if (current_shard().several()) {
       // One device per process on each host, by the process's local index.
       cuda::select_device(current_shard().local_rank());

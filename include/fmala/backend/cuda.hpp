@@ -24,6 +24,12 @@ bool device_available(std::string* reason);
 // -1 when there is no usable device.
 int select_device(int index);
 
+// Throws fmala::Error naming --backend cuda when the CUDA back end cannot
+// evaluate `model` (it evaluates the built-in analytic targets and the
+// network models whose activations each follow a dense or conv layer). Needs
+// no device, so a run can be refused before it reaches one.
+void check_model(const Model& model);
+
 // Runs one sampler on the current CUDA device, from the initial states theta0 (C, D).
 SamplerRun run_sampler(const Model& model,
                        const RunSettings& settings,
@@ -35,9 +41,9 @@ SamplerRun run_sampler(const Model& model,
 // device (or managed) memory, chain-major.
 struct DeviceBuffers {
   // The caller's stream (a cudaStream_t); null: a stream of the run's own,
-  // after waiting for all work already queued on the device. Every kernel
-  // and copy of the run is ordered on it, and the call returns after the
-  // last of them has finished.
+  // after waiting for all work already queued on the device (null is not
+  // CUDA's legacy default stream here). Every kernel and copy of the run is
+  // ordered on it, and the call returns after the last of them has finished.
   CUstream_st* stream = nullptr;
   // (C, D) initial states; null: the model's initial_state(), as run_sampler.
   const Real* initial_state = nullptr;
@@ -52,8 +58,11 @@ struct DeviceBuffers {
 // buffers, on the caller's stream: the draws never pass through the host.
 // The returned SamplerRun has everything but the values of the draws
 // (draws.values is empty; draws.log_density and the per-draw statistics are
-// on the host as usual). Throws fmala::Error without a usable device, for a
-// host pointer, a null draws buffer, or streaming settings.
+// on the host as usual; fmala::summarize needs the values, so copy them to
+// the host first). settings.backend and settings.threads are not used.
+// Buffer sizes cannot be checked: they must be as stated above. Throws
+// fmala::Error without a usable device, for a model the back end does not
+// evaluate, a host pointer, a null draws buffer, or streaming settings.
 SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
                             const DeviceBuffers& buffers, const ProgressFn& progress = {});
 
