@@ -121,13 +121,13 @@ void shapes(benchmark::internal::Benchmark* b) {
 //
 // One plane of a 3×3 SAME convolution (stride 1) on a tile of images, as an
 // im2col copy and BLAS products, on one thread. NHWC (fmala's layout): each
-// output position's patch row holds k·k runs of C_in contiguous values, and
-// one product (n·H·W, k·k·C_in) × (k·k·C_in, C_out) gives the NHWC output of
-// the whole tile. NCHW (the layout of Caffe-style im2col): each patch row
-// (ci, ky, kx) holds the image plane shifted by (ky, kx), copied in runs of
-// up to W values, and one product per image (C_out, k·k·C_in) ×
-// (k·k·C_in, H·W) gives that image's NCHW output. Both count
-// 2·n·H·W·k·k·C_in·C_out flops per iteration.
+// output position's patch row contains k runs of k·C_in contiguous values,
+// one per window row. One product (n·H·W, k·k·C_in) × (k·k·C_in, C_out)
+// gives the NHWC output of the whole tile. NCHW (the layout of Caffe-style
+// im2col): each patch row (ci, ky, kx) contains the image plane shifted by
+// (ky, kx), copied in runs of up to W values. One product per image
+// (C_out, k·k·C_in) × (k·k·C_in, H·W) gives that image's NCHW output. Both
+// count 2·n·H·W·k·k·C_in·C_out flops per iteration.
 
 struct ConvShape {
   int images, height, width, c_in, c_out, k;

@@ -88,9 +88,9 @@ class DeviceArray {
   size_t size_ = 0;
 };
 
-// A CUDA stream: with no argument, an owned one that does not synchronise
-// with the legacy default stream; otherwise the caller's, which it leaves
-// alone when destroyed.
+// A CUDA stream. With no argument it creates and owns one that does not
+// synchronise with the legacy default stream. Given the caller's stream, it
+// uses it and does not destroy it.
 class StreamHandle {
  public:
   explicit StreamHandle(cudaStream_t external = nullptr) : stream_(external), owned_(external == nullptr) {

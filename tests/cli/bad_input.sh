@@ -50,9 +50,10 @@ expected="--persistent";   expect_status_2 "persistent and aligned" sample --tar
 expected="--curvature-tangents"; expect_status_2 "curvature tangents without a PC sampler" sample --target funnel --sampler fmala,mala --curvature-tangents 4
 expected="--curvature-tangents"; expect_status_2 "too many curvature tangents" sample --target funnel --sampler pc-fmala --curvature-tangents 65
 expected="cuda";           expect_status_2 "cuda without a device" sample --target funnel --backend cuda --draws 10 --warmup 0
-# A model that the CUDA back end cannot evaluate is refused before any device
-# is looked for ("not supported on the CUDA back end"), or the build says it
-# has no CUDA back end; the message for a missing device names neither.
+# A model that the CUDA back end cannot evaluate is rejected before any device
+# is looked for ("not supported on the CUDA back end"). A build without CUDA
+# reports that it has no CUDA back end. The message for a missing device
+# names neither.
 expected="CUDA back end";  expect_status_2 "cuda with an activation after pooling" sample --model cnn --layers conv:4,avgpool,relu,flatten,dense:10 --data random:8x8x1 --backend cuda --draws 2 --warmup 0
 
 expected="--noise-sd";     expect_status_2 "negative noise sd" sample --model mlp --data "$2/data/concrete" --noise-sd -1

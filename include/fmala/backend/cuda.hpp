@@ -40,10 +40,10 @@ SamplerRun run_sampler(const Model& model,
 // Device buffers that a caller owns, for sample_on_device. Pointers are
 // device (or managed) memory, chain-major.
 struct DeviceBuffers {
-  // The caller's stream (a cudaStream_t); null: a stream of the run's own,
-  // after waiting for all work already queued on the device (null is not
-  // CUDA's legacy default stream here). Every kernel and copy of the run is
-  // ordered on it, and the call returns after the last of them has finished.
+  // The caller's stream (a cudaStream_t). Null means a stream of the run's
+  // own, used after waiting for all work already queued on the device; it
+  // does not mean CUDA's legacy default stream. Every kernel and copy of the
+  // run is ordered on the stream, and the call returns after the last one.
   CUstream_st* stream = nullptr;
   // (C, D) initial states; null: the model's initial_state(), as run_sampler.
   const Real* initial_state = nullptr;

@@ -420,7 +420,7 @@ struct ImageShape {
 };
 
 // im2col of `rows` images for `planes` planes of `chains` chains: patch row
-// (r, oy, ox) holds the window at (oy · s - pad_top, ox · s - pad_left) in
+// (r, oy, ox) contains the window at (oy · s - pad_top, ox · s - pad_left) in
 // (ky, kx, ci) order, zeros outside the image. Element i of
 // (chains, planes, rows, positions, patch); image r of plane p of chain c
 // starts at in + c · in_stride + p · in_plane + r · in_size, and its patches
@@ -554,7 +554,7 @@ struct PoolForward {
 };
 
 // The adjoint of PoolForward for one plane, gathered per input value:
-// δ/4 of its window (average), or δ where it holds its window's maximum in
+// δ/4 of its window (average), or δ where it is its window's maximum in
 // `a` (the layer's input). Element i of (chains, rows, in_size).
 struct PoolAdjoint {
   ImageShape shape;
