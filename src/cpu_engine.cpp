@@ -141,20 +141,33 @@ void CpuEngine::step_range(const StepContext& ctx, bool adapting, Range r) {
     model_.gradient(r.count, b_.theta + row, b_.f + r.first, b_.grad + row);
   }
   if (needs_current_jet(options_)) {
+    draw_normals(ctx, Draw::tangent, 0, r, b_.tangent);
     for (int k = r.first; k < end; ++k) {
-      phase_prepare(b, ctx, k);
+      phase_prepare(b, ctx, k, true);
     }
     evaluate_current(r);
     average_curvature(ctx, false, r);
   }
+  const bool noise_vectors = !is_line(options_.kind);
+  if (noise_vectors) {
+    draw_normals(ctx, Draw::noise, 0, r, b_.noise);
+    if (has_reverse_tangent(options_)) {
+      draw_normals(ctx, Draw::tangent_rev, 0, r, b_.tangent_prop);
+    }
+  }
   for (int k = r.first; k < end; ++k) {
-    phase_propose(b, ctx, k);
+    phase_propose(b, ctx, k, noise_vectors);
   }
   evaluate_proposal(r);
   average_curvature(ctx, true, r);
   for (int k = r.first; k < end; ++k) {
     phase_accept(b, ctx, k, adapting);
   }
+}
+
+void CpuEngine::draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Range r, Real* rows) const {
+  chain_normals(ctx.seed, ctx.first_chain + static_cast<uint64_t>(r.first), r.count, ctx.step, purpose, offset,
+                dim_, rows + static_cast<size_t>(r.first) * dim_, dim_);
 }
 
 void CpuEngine::average_curvature(const StepContext& ctx, bool at_proposal, Range r) {
@@ -166,8 +179,9 @@ void CpuEngine::average_curvature(const StepContext& ctx, bool at_proposal, Rang
   const size_t row = static_cast<size_t>(r.first) * dim_;
   const Real* at = (at_proposal ? b_.theta_prop : b_.theta) + row;
   for (int m = 2; m <= options_.curvature_tangents; ++m) {
+    draw_normals(ctx, curvature_purpose(options_, at_proposal), curvature_offset(m), r, b_.curvature_tangent);
     for (int k = r.first; k < end; ++k) {
-      draw_curvature_tangent(b, ctx, k, m, at_proposal);
+      draw_curvature_tangent(b, ctx, k, m, at_proposal, true);
     }
     model_.jet(r.count, at, b_.curvature_tangent + row, 2, b_.curvature_f + r.first,
                b_.curvature_d + r.first, b_.curvature_h + r.first);
@@ -184,8 +198,12 @@ void CpuEngine::average_curvature(const StepContext& ctx, bool at_proposal, Rang
 void CpuEngine::step_line_hmc(const StepContext& ctx, bool adapting, Range r) {
   const ChainBuffers b = b_;
   const int end = r.first + r.count;
+  const bool tangent = needs_current_jet(options_);
+  if (tangent) {
+    draw_normals(ctx, Draw::tangent, 0, r, b_.tangent);
+  }
   for (int k = r.first; k < end; ++k) {
-    phase_prepare(b, ctx, k);
+    phase_prepare(b, ctx, k, tangent);
   }
   evaluate_current(r);
   for (int step = 0; step < options_.leapfrog_steps; ++step) {

@@ -5,9 +5,11 @@
 // A stream is keyed by (seed, chain, step, purpose): the chain selects the
 // Philox subsequence, and (step, purpose) select a block of 2^32 words inside
 // it. Chain k's draws therefore depend on nothing but its own key: not on the
-// number of chains, threads or the back end. Normals come from cuRAND's
-// Box-Muller transform, whose device build uses faster sin/cos, so host and
-// device normals may differ in the last bits.
+// number of chains, threads or the back end. Normals use cuRAND's Box-Muller
+// mapping of the same words. The device evaluates its log and sincospi with
+// CUDA's math library. The host uses fmala's own vectorised log and sin/cos
+// (src/host_normals.cpp), whose bits do not depend on the instruction set.
+// Host and device normals may therefore differ in the last bits.
 
 // cuRAND's device API defaults QUALIFIERS to `static __forceinline__ __device__`.
 // Stream is __host__ __device__, so under nvcc the cuRAND functions must be
@@ -27,6 +29,16 @@
 #include "fmala/core/config.hpp"
 
 namespace fmala {
+
+namespace detail {
+// Host Box-Muller: the two normals of one group of four Philox words.
+void box_muller_pair(uint32_t x0, uint32_t x1, uint32_t y0, uint32_t y1, double* first, double* second);
+// The 2·pairs normals of the Philox counters (counter_low + i, counter2,
+// counter3), i < pairs, in the order successive normal() calls return them.
+// counter_low + pairs must not wrap.
+void normal_pairs(uint64_t counter_low, uint32_t counter2, uint32_t counter3, uint32_t key0, uint32_t key1,
+                  int64_t pairs, double* out);
+}  // namespace detail
 
 // Named uses of randomness within one step, so samplers that draw different
 // amounts never shift each other's streams.
@@ -53,24 +65,64 @@ class Stream {
     curand_init(seed, chain, (block << 32) + offset, &state_);
   }
 
-  FMALA_HD double normal() { return curand_normal_double(&state_); }
+  FMALA_HD double normal() {
+#if defined(__CUDA_ARCH__)
+    return curand_normal_double(&state_);
+#else
+    // curand_normal_double's bookkeeping, with the host Box-Muller.
+    if (state_.boxmuller_flag_double == EXTRA_FLAG_NORMAL) {
+      state_.boxmuller_flag_double = 0;
+      return state_.boxmuller_extra_double;
+    }
+    const uint4 w = curand4(&state_);
+    double first;
+    detail::box_muller_pair(w.x, w.y, w.z, w.w, &first, &state_.boxmuller_extra_double);
+    state_.boxmuller_flag_double = EXTRA_FLAG_NORMAL;
+    return first;
+#endif
+  }
+
+  // n normals into out, the same values as n calls of normal(). The host
+  // computes whole groups of four words at once.
+  FMALA_HD void normals(int64_t n, double* out) {
+    int64_t done = 0;
+#if !defined(__CUDA_ARCH__)
+    const uint64_t low = uint64_t(state_.ctr.x) | (uint64_t(state_.ctr.y) << 32);
+    const int64_t pairs = n / 2;
+    if (state_.STATE == 0 && state_.boxmuller_flag_double != EXTRA_FLAG_NORMAL && pairs > 0 &&
+        low + static_cast<uint64_t>(pairs) > low) {
+      detail::normal_pairs(low, state_.ctr.z, state_.ctr.w, state_.key.x, state_.key.y, pairs, out);
+      skipahead(4 * static_cast<unsigned long long>(pairs), &state_);
+      done = 2 * pairs;
+    }
+#endif
+    for (int64_t i = done; i < n; ++i) {
+      out[i] = normal();
+    }
+  }
   // Uniform on (0, 1]: log() of it is always finite.
   FMALA_HD double uniform() { return curand_uniform_double(&state_); }
   FMALA_HD uint32_t bits() { return curand(&state_); }
+  FMALA_HD const curandStatePhilox4_32_10_t& state() const { return state_; }
 
  private:
   curandStatePhilox4_32_10_t state_;
 };
 
-// Fills w with N(0, 1) draws and rescales it to the unit sphere. A zero or
-// non-finite norm (probability zero, but possible with a broken stream) gives
-// the first coordinate axis instead of a division by zero.
-FMALA_HD inline void unit_tangent(Stream& stream, int dim, Real* u) {
+// Host only: n normals for each of `count` chains from one (seed, step,
+// purpose, offset) block, chain first_chain + k's into out + k·ld. They equal
+// Stream(seed, first_chain + k, step, purpose, offset).normals(n, …) bit for
+// bit, and are computed across chains at once where rows are short.
+void chain_normals(uint64_t seed, uint64_t first_chain, int64_t count, int64_t step, Draw purpose,
+                   uint64_t offset, int64_t n, double* out, int64_t ld);
+
+// Rescales u (dim normals) to the unit sphere. A zero or non-finite norm
+// (probability zero, but possible with a broken stream) gives the first
+// coordinate axis instead of a division by zero.
+FMALA_HD inline void scale_to_unit(int dim, Real* u) {
   double norm2 = 0.0;
   for (int i = 0; i < dim; ++i) {
-    const double w = stream.normal();
-    u[i] = static_cast<Real>(w);
-    norm2 += w * w;
+    norm2 += u[i] * u[i];
   }
   if (!(norm2 > 0.0) || !isfinite(norm2)) {
     for (int i = 0; i < dim; ++i) {
@@ -85,10 +137,14 @@ FMALA_HD inline void unit_tangent(Stream& stream, int dim, Real* u) {
   }
 }
 
+// Fills u with N(0, 1) draws and rescales it to the unit sphere.
+FMALA_HD inline void unit_tangent(Stream& stream, int dim, Real* u) {
+  stream.normals(dim, u);
+  scale_to_unit(dim, u);
+}
+
 FMALA_HD inline void normal_vector(Stream& stream, int dim, Real* z) {
-  for (int i = 0; i < dim; ++i) {
-    z[i] = static_cast<Real>(stream.normal());
-  }
+  stream.normals(dim, z);
 }
 
 }  // namespace fmala

@@ -117,15 +117,27 @@ inline constexpr int kCurvatureTangentShift = 26;
 inline constexpr int kMaxCurvatureTangents = 64;
 inline constexpr int64_t kMaxCurvatureDim = int64_t(1) << (kCurvatureTangentShift - 1);
 
+// The random block of extra tangent m (2 ≤ m ≤ M): at θ, or at_proposal at θ*.
+FMALA_HD inline Draw curvature_purpose(const SamplerOptions& o, bool at_proposal) {
+  return at_proposal && has_reverse_tangent(o) ? Draw::curvature_rev : Draw::curvature;
+}
+FMALA_HD inline uint64_t curvature_offset(int m) {
+  return static_cast<uint64_t>(m - 2) << kCurvatureTangentShift;
+}
+
 // Draws chain k's extra tangent m (2 ≤ m ≤ M) of transition ctx.step into
-// b.curvature_tangent: the one at θ, or at_proposal the one at θ*.
+// b.curvature_tangent: the one at θ, or at_proposal the one at θ*. With
+// `drawn`, the back end has already written the tangent's normals there
+// (chain_normals on the host), and only their rescaling is left.
 FMALA_HD inline void draw_curvature_tangent(const ChainBuffers& b, const StepContext& ctx, int k,
-                                            int m, bool at_proposal) {
-  const Draw purpose =
-      at_proposal && has_reverse_tangent(ctx.options) ? Draw::curvature_rev : Draw::curvature;
-  const uint64_t offset = static_cast<uint64_t>(m - 2) << kCurvatureTangentShift;
-  Stream stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, purpose, offset);
-  unit_tangent(stream, b.dim, b.curvature_tangent + static_cast<size_t>(k) * b.dim);
+                                            int m, bool at_proposal, bool drawn = false) {
+  Real* u = b.curvature_tangent + static_cast<size_t>(k) * b.dim;
+  if (!drawn) {
+    Stream stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step,
+                  curvature_purpose(ctx.options, at_proposal), curvature_offset(m));
+    stream.normals(b.dim, u);
+  }
+  scale_to_unit(b.dim, u);
 }
 
 // Adds the curvature along the extra tangent just evaluated to h (or h*).
@@ -209,13 +221,20 @@ FMALA_HD inline Real line_hmc_log_accept_ratio(const ChainBuffers& b, int k) {
 
 // Draws chain k's tangent u at θ and, for Line-HMC, its momentum p ~ N(0, 1)
 // and jittered leapfrog step. p and the jitter's U come from the step's noise
-// stream, p first, so turning jitter on leaves p unchanged.
-FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx, int k) {
+// stream, p first, so turning jitter on leaves p unchanged. With
+// `tangent_drawn`, the back end has already written u's normals into
+// b.tangent (chain_normals on the host), and only their rescaling is left.
+FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx, int k,
+                                   bool tangent_drawn = false) {
   if (!needs_current_jet(ctx.options)) {
     return;
   }
-  Stream stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::tangent);
-  unit_tangent(stream, b.dim, b.tangent + static_cast<size_t>(k) * b.dim);
+  Real* u = b.tangent + static_cast<size_t>(k) * b.dim;
+  if (!tangent_drawn) {
+    Stream stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::tangent);
+    stream.normals(b.dim, u);
+  }
+  scale_to_unit(b.dim, u);
   if (ctx.options.kind == SamplerKind::line_hmc) {
     Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
     const Real p = static_cast<Real>(noise_stream.normal());
@@ -229,20 +248,30 @@ FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx
 }
 
 // Draws chain k's proposal noise (z or ζ) and, where the sampler has one, its
-// reverse tangent u*, into the buffers.
-FMALA_HD inline void draw_proposal_noise(const ChainBuffers& b, const StepContext& ctx, int k) {
+// reverse tangent u*, into the buffers. With `drawn`, the back end has
+// already written z and the normals of u* (chain_normals on the host), and
+// only u*'s rescaling is left.
+FMALA_HD inline void draw_proposal_noise(const ChainBuffers& b, const StepContext& ctx, int k,
+                                         bool drawn = false) {
   const int dim = b.dim;
   const size_t row = static_cast<size_t>(k) * dim;
   const SamplerOptions& o = ctx.options;
-  Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
   if (is_line(o.kind)) {
+    Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
     b.zeta[k] = noise_stream.normal();
     return;
   }
-  normal_vector(noise_stream, dim, b.noise + row);
+  if (!drawn) {
+    Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
+    normal_vector(noise_stream, dim, b.noise + row);
+  }
   if (has_reverse_tangent(o)) {
-    Stream tangent_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::tangent_rev);
-    unit_tangent(tangent_stream, dim, b.tangent_prop + row);
+    Real* u_rev = b.tangent_prop + row;
+    if (!drawn) {
+      Stream tangent_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::tangent_rev);
+      tangent_stream.normals(dim, u_rev);
+    }
+    scale_to_unit(dim, u_rev);
   }
 }
 
@@ -302,8 +331,9 @@ FMALA_HD inline void build_proposal(const ChainBuffers& b, const SamplerOptions&
   b.dot_zu_rev[k] = static_cast<Real>(zu_rev);
 }
 
-FMALA_HD inline void phase_propose(const ChainBuffers& b, const StepContext& ctx, int k) {
-  draw_proposal_noise(b, ctx, k);
+FMALA_HD inline void phase_propose(const ChainBuffers& b, const StepContext& ctx, int k,
+                                   bool noise_drawn = false) {
+  draw_proposal_noise(b, ctx, k, noise_drawn);
   build_proposal(b, ctx.options, k);
 }
 
