@@ -9,17 +9,30 @@
 #include <thrust/execution_policy.h>
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
 #include <thrust/system_error.h>
 
+#include <cub/device/device_segmented_reduce.cuh>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "cuda_check.cuh"
+#include "fmala/backend/sum3.hpp"
 #include "fmala/core/config.hpp"
 #include "fmala/core/error.hpp"
 
 namespace fmala::cuda_detail {
+
+// s · stride + shift: the first (shift 0) or one-past-last (shift = length)
+// element of segment s.
+struct SegmentBound {
+  int64_t stride;
+  int64_t shift;
+  FMALA_HD int64_t operator()(int64_t s) const { return s * stride + shift; }
+};
 
 inline void check_cublas(cublasStatus_t status, const char* call) {
   if (status != CUBLAS_STATUS_SUCCESS) {
@@ -94,7 +107,41 @@ class DeviceNetworkOps {
     FMALA_CUDA_CHECK(cudaGetLastError());
   }
 
+  // out[s] = Σ f(j) over j in [s·stride, s·stride + length): one CUB segmented
+  // reduction, a thread block per segment, so a long segment (a chain's D
+  // parameters) is read by many threads with coalesced loads instead of by
+  // one thread. The order of the additions is CUB's.
+  template <class F>
+  void segment_sums(size_t segments, int64_t stride, int64_t length, const F& f, Sum3* out, const char* phase) {
+    if (segments == 0) {
+      return;
+    }
+    const auto values = thrust::make_transform_iterator(thrust::counting_iterator<int64_t>(0), f);
+    const auto begins = thrust::make_transform_iterator(thrust::counting_iterator<int64_t>(0), SegmentBound{stride, 0});
+    const auto ends = thrust::make_transform_iterator(thrust::counting_iterator<int64_t>(0), SegmentBound{stride, length});
+    const auto count = static_cast<int64_t>(segments);
+    size_t bytes = 0;
+    check_reduce(cub::DeviceSegmentedReduce::Reduce(nullptr, bytes, values, out, count, begins, ends, AddSum3{},
+                                                    Sum3{}, stream_),
+                 phase);
+    // Stream-ordered, from the device's memory pool: no synchronisation. At
+    // least one byte, since a null buffer would make the next call a size query.
+    void* temp = nullptr;
+    FMALA_CUDA_CHECK(cudaMallocAsync(&temp, std::max<size_t>(bytes, 1), stream_));
+    const cudaError_t status = cub::DeviceSegmentedReduce::Reduce(temp, bytes, values, out, count, begins, ends,
+                                                                  AddSum3{}, Sum3{}, stream_);
+    FMALA_CUDA_CHECK(cudaFreeAsync(temp, stream_));
+    check_reduce(status, phase);
+  }
+
  private:
+  static void check_reduce(cudaError_t status, const char* phase) {
+    if (status != cudaSuccess) {
+      throw make_error("CUDA back end", std::string(phase) + " failed: " + cudaGetErrorString(status),
+                       "Check the device with nvidia-smi, or use --backend cpu");
+    }
+  }
+
   cudaStream_t stream_;
   cublasHandle_t handle_ = nullptr;
 };

@@ -133,8 +133,9 @@ size_t network_work_bytes(const NetworkSpec& spec, int chains, bool gradient) {
   for (const NetworkSpec::Layer& layer : spec.layers) {
     outputs += static_cast<size_t>(layer.out);
   }
-  // Per-row likelihood terms (C, tile, 3) and sums (C, 3), in both.
-  const size_t shared = c * (3 * tile + 3);
+  // Per-row likelihood terms (C, tile, 3), their sums (C, 3) and the prior's
+  // sums (C, 3), in both.
+  const size_t shared = c * (3 * tile + 6);
   if (gradient) {
     // Every layer's outputs and two δ buffers for one tile; one plane of
     // patches and their adjoint.

@@ -199,8 +199,37 @@ class DeviceLikeOps {
     }
   }
 
+  // A tree reduction, as a device's would add: blocks of 64 in index order,
+  // then the block sums pairwise. The output must be inside an allocation.
+  template <class F>
+  void segment_sums(size_t segments, int64_t stride, int64_t length, const F& f, Sum3* out, const char* phase) {
+    ++reductions;
+    ASSERT_TRUE(segments == 0 || inside_allocation(out, segments * sizeof(Sum3)))
+        << phase << ": the sums leave their allocation";
+    for (size_t s = 0; s < segments; ++s) {
+      const int64_t first = static_cast<int64_t>(s) * stride;
+      std::vector<Sum3> blocks;
+      for (int64_t j = first; j < first + length; j += 64) {
+        Sum3 block;
+        for (int64_t i = j; i < std::min(j + 64, first + length); ++i) {
+          block = block + f(i);
+        }
+        blocks.push_back(block);
+      }
+      while (blocks.size() > 1) {
+        std::vector<Sum3> next;
+        for (size_t i = 0; i < blocks.size(); i += 2) {
+          next.push_back(i + 1 < blocks.size() ? blocks[i] + blocks[i + 1] : blocks[i]);
+        }
+        blocks = std::move(next);
+      }
+      out[s] = blocks.empty() ? Sum3{} : blocks[0];
+    }
+  }
+
   int gemms = 0;
   int launches = 0;
+  int reductions = 0;
 };
 
 std::vector<double> normals(size_t count, uint64_t seed, double scale = 1.0) {
@@ -292,6 +321,7 @@ void expect_device_semantics(const Model& model, double scale, int chains) {
   }
   EXPECT_GT(ops.gemms, 0);
   EXPECT_GT(ops.launches, 0);
+  EXPECT_GT(ops.reductions, 0);
 }
 
 // The checks catch what they are meant to catch.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fmala/backend/sum3.hpp"
 #include "fmala/core/config.hpp"
 
 namespace fmala {
@@ -50,6 +51,21 @@ class HostNetworkOps {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < count; ++i) {
       f(static_cast<size_t>(i));
+    }
+  }
+
+  // out[s] = Σ f(j) over j in [s·stride, s·stride + length), in index order.
+  template <class F>
+  void segment_sums(size_t segments, int64_t stride, int64_t length, const F& f, Sum3* out,
+                    const char* /*phase*/) {
+    const int64_t count = static_cast<int64_t>(segments);
+#pragma omp parallel for schedule(static)
+    for (int64_t s = 0; s < count; ++s) {
+      Sum3 total;
+      for (int64_t j = s * stride; j < s * stride + length; ++j) {
+        total = total + f(j);
+      }
+      out[s] = total;
     }
   }
 };

@@ -16,6 +16,10 @@
 //             int64_t stride_b, Real beta, Real* c, int ldc, int64_t stride_c,
 //             int batch);                  row-major C = α op(A) op(B) + β C per batch item
 //   template <class F> void launch(size_t n, const F& f, const char* phase);   f(i), i < n
+//   template <class F> void segment_sums(size_t segments, int64_t stride, int64_t length,
+//                                        const F& f, Sum3* out, const char* phase);
+//                                 out[s] = Σ f(j) over j in [s·stride, s·stride + length),
+//                                 in an order of the back end's choosing
 // All pointers that the evaluator receives and passes on are in the Ops'
 // memory space.
 //
@@ -53,6 +57,7 @@
 
 #include "fmala/ad/jet.hpp"
 #include "fmala/ad/math.hpp"
+#include "fmala/backend/sum3.hpp"
 #include "fmala/core/config.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/model/gaussian_prior.hpp"
@@ -283,10 +288,26 @@ struct Settings {
   }
 };
 
-// f, d, h of chain c from its likelihood sums and the prior.
+// The terms of the prior's sums at flat index j of the (C, D) parameters:
+// θ_j², θ_j u_j and u_j² (only θ_j² without a direction).
+struct PriorTerms {
+  const Real* theta;
+  const Real* direction;
+  FMALA_HD Sum3 operator()(int64_t j) const {
+    const double t = theta[j];
+    if (direction == nullptr) {
+      return Sum3{t * t, 0.0, 0.0};
+    }
+    const double u = direction[j];
+    return Sum3{t * t, t * u, u * u};
+  }
+};
+
+// f, d, h of chain c from its likelihood sums and its prior sums.
 struct FinishJet {
   Settings settings;
   const Real* sums;  // (C, 3)
+  const Sum3* prior;  // (C)
   const Real* theta;
   const Real* direction;
   int64_t dim;
@@ -298,6 +319,9 @@ struct FinishJet {
     const Real* t = theta + c * dim;
     const Real* u = order >= 1 ? direction + c * dim : nullptr;
     const Real* s = sums + 3 * c;
+    const Jet<Real> prior_jet = detail::gaussian_prior_from_sums(
+        prior[c].a, order >= 1 ? prior[c].b : 0.0, order >= 2 ? prior[c].c : 0.0, settings.prior_count,
+        settings.prior_sd);
     const Jet<Real> likelihood_sums(s[0], order >= 1 ? s[1] : Real(0), order >= 2 ? s[2] : Real(0));
     Jet<Real> result;
     if (settings.likelihood == NetworkSpec::Likelihood::gaussian) {
@@ -306,13 +330,12 @@ struct FinishJet {
         const size_t at = settings.prior_count;
         log_sigma = Jet<Real>(t[at], u ? u[at] : Real(0), Real(0));
       }
-      result = settings.gaussian(log_sigma, likelihood_sums) +
-               detail::gaussian_prior_jet(t, u, order, settings.prior_count, settings.prior_sd);
+      result = settings.gaussian(log_sigma, likelihood_sums) + prior_jet;
       if (settings.learn_noise) {
         result += settings.log_noise_prior(log_sigma);
       }
     } else {
-      result = likelihood_sums + detail::gaussian_prior_jet(t, u, order, settings.prior_count, settings.prior_sd);
+      result = likelihood_sums + prior_jet;
     }
     if (settings.temper) {
       result = result / Real(settings.rows);
@@ -603,7 +626,8 @@ struct Fill {
 // written by the coordinate 0.
 struct FinishGradient {
   Settings settings;
-  const Real* sums;  // (C)
+  const Real* sums;   // (C)
+  const Sum3* prior;  // (C): Σ θ² of each chain's prior
   const Real* theta;
   int64_t dim;
   Real* f;
@@ -633,12 +657,13 @@ struct FinishGradient {
       Jet<Real> result;
       if (gaussian) {
         result = settings.gaussian(Jet<Real>(log_sigma), Jet<Real>(sums[c])) +
-                 detail::gaussian_prior_jet(t, nullptr, 0, settings.prior_count, settings.prior_sd);
+                 detail::gaussian_prior_from_sums(prior[c].a, 0.0, 0.0, settings.prior_count, settings.prior_sd);
         if (settings.learn_noise) {
           result += settings.log_noise_prior(Jet<Real>(log_sigma));
         }
       } else {
-        result = Jet<Real>(sums[c]) + detail::gaussian_prior_jet(t, nullptr, 0, settings.prior_count, settings.prior_sd);
+        result = Jet<Real>(sums[c]) +
+                 detail::gaussian_prior_from_sums(prior[c].a, 0.0, 0.0, settings.prior_count, settings.prior_sd);
       }
       if (settings.temper) {
         result = result / Real(settings.rows);
@@ -695,7 +720,7 @@ class NetworkEvaluator {
   // Bytes of the buffers held now (data and work buffers).
   size_t bytes() const {
     size_t total = x_.bytes() + y_.bytes() + labels_.bytes() + planes_a_.bytes() + planes_b_.bytes() +
-                   terms_.bytes() + sums_.bytes() + delta_a_.bytes() + delta_b_.bytes() +
+                   terms_.bytes() + sums_.bytes() + prior_.bytes() + delta_a_.bytes() + delta_b_.bytes() +
                    patches_.bytes() + patch_deltas_.bytes();
     for (const auto& a : activations_) {
       total += a.bytes();
@@ -757,7 +782,9 @@ class NetworkEvaluator {
                   "network: likelihood");
       ops_.launch(c, SumRows{terms_.data(), tile_, rows, 3, sums_.data()}, "network: sums");
     }
-    ops_.launch(c, FinishJet{Settings(spec_), sums_.data(), theta, direction, dim_, order, f, d, h},
+    ops_.segment_sums(c, dim_, static_cast<int64_t>(spec_.prior_count),
+                      PriorTerms{theta, order >= 1 ? direction : nullptr}, prior_.data(), "network: prior sums");
+    ops_.launch(c, FinishJet{Settings(spec_), sums_.data(), prior_.data(), theta, direction, dim_, order, f, d, h},
                 "network: prior");
   }
 
@@ -854,7 +881,10 @@ class NetworkEvaluator {
         std::swap(delta, delta_next);
       }
     }
-    ops_.launch(c * static_cast<size_t>(dim_), FinishGradient{Settings(spec_), sums_.data(), theta, dim_, f, g},
+    ops_.segment_sums(c, dim_, static_cast<int64_t>(spec_.prior_count), PriorTerms{theta, nullptr},
+                      prior_.data(), "network: prior sums");
+    ops_.launch(c * static_cast<size_t>(dim_),
+                FinishGradient{Settings(spec_), sums_.data(), prior_.data(), theta, dim_, f, g},
                 "network: prior gradient");
   }
 
@@ -873,6 +903,7 @@ class NetworkEvaluator {
     if (terms_.size() < c * tile_ * 3) {
       terms_ = ops_.template zeros<Real>(c * tile_ * 3);
       sums_ = ops_.template zeros<Real>(c * 3);
+      prior_ = ops_.template zeros<Sum3>(c);
     }
   }
 
@@ -1020,6 +1051,7 @@ class NetworkEvaluator {
   typename Ops::template Array<Real> planes_a_, planes_b_;  // (C, 3, tile, width) each
   typename Ops::template Array<Real> terms_;                // (C, tile, 3)
   typename Ops::template Array<Real> sums_;                 // (C, 3)
+  typename Ops::template Array<Sum3> prior_;                // (C)
   std::vector<typename Ops::template Array<Real>> activations_;  // per layer (C, tile, out)
   typename Ops::template Array<Real> delta_a_, delta_b_;         // (C, tile, width) each
   typename Ops::template Array<Real> patches_;       // (C, planes, chunk · positions, patch)
