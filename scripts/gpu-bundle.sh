@@ -5,8 +5,10 @@
 # libraries but not the project's other dependencies (OpenBLAS, netCDF, fmt).
 #
 # Usage: [JOBS=n] [CUDA_ARCHITECTURES=90] scripts/gpu-bundle.sh
-# Output: gpu-bundle.tar.xz at the repository root, holding bundle/bin
-# (fmala, fmala-bench, test_gpu_backend) and bundle/lib. The C library, the
+# Output: gpu-bundle.tar.xz at the repository root, with bundle/bin
+# (fmala, fmala-bench, test_gpu_backend), bundle/lib and bundle/info.txt
+# (the hash of the sources, from scripts/source-hash.sh, which gpu-check.sh
+# compares with the checkout it runs in; the commit; the architectures). The C library, the
 # loader, the CUDA driver and cuBLAS (hundreds of MB) are not packed: the GPU
 # machine's own are used.
 set -euo pipefail
@@ -39,6 +41,17 @@ if [[ -x "${build_dir}/bench/fmala-bench" ]]; then
   binaries+=("${build_dir}/bench/fmala-bench")
 fi
 cp "${binaries[@]}" "${stage}/bundle/bin/"
+if commit=$(git -C "${source_dir}" rev-parse --short=12 HEAD 2>/dev/null); then
+  git -C "${source_dir}" diff --quiet HEAD -- || commit="${commit}-dirty"
+else
+  commit=unknown
+fi
+{
+  echo "sources $("${source_dir}/scripts/source-hash.sh" "${source_dir}")"
+  echo "commit ${commit}"
+  echo "architectures ${architectures}"
+  echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} >"${stage}/bundle/info.txt"
 # Every shared library the programs load, except the ones the GPU machine
 # must provide itself.
 skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libcuda\.so|libcublas(Lt)?\.so)'

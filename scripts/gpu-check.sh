@@ -92,6 +92,21 @@ unpack_bundle() {
   mkdir -p "${bin_dir%/bundle/bin}"
   tar -C "${bin_dir%/bundle/bin}" -xJf "${bundle}"
   ls -l "${bin_dir}"
+  cat "${bin_dir%/bin}/info.txt"
+}
+
+# Fails when the bundle was built from other sources than this checkout's,
+# so that results are not taken for the current code. The later steps still
+# run.
+bundle_sources() {
+  local built here
+  built=$(sed -n 's/^sources //p' "${bin_dir%/bin}/info.txt")
+  here=$("${source_dir}/scripts/source-hash.sh" "${source_dir}")
+  echo "bundle built from sources ${built}; this checkout: ${here}"
+  if [[ "${built}" != "${here}" ]]; then
+    echo "gpu-bundle.tar.xz is stale: rebuild it with scripts/gpu-bundle.sh from this checkout" >&2
+    return 1
+  fi
 }
 
 gpu_tests() {
@@ -177,7 +192,7 @@ fi
 if [[ -f "${bundle}" ]]; then
   bin_dir="${out}/unpacked/bundle/bin"
   export LD_LIBRARY_PATH="${bin_dir%/bin}/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}"
-  steps=("unpack 60 unpack_bundle" "${steps[@]}")
+  steps=("unpack 60 unpack_bundle" "bundle-sources 30 bundle_sources" "${steps[@]}")
 else
   bin_dir="${build_dir}/bin-links"
   steps=("configure 90 configure" "build 240 build" "link 10 link_build" "${steps[@]}")
@@ -194,12 +209,13 @@ link_build() {
 
 # Each step runs in its own bash under `timeout`, which needs a program to run.
 export source_dir out build_dir bin_dir bundle jobs architectures
-export -f device_info configure build link_build unpack_bundle gpu_tests memcheck sample_funnel \
+export -f device_info configure build link_build unpack_bundle bundle_sources gpu_tests memcheck sample_funnel \
   sample_mlp sample_cnn bench
 strict='set -euo pipefail;'
 
 if [[ "${dry_run}" == 1 ]]; then
   unpack_bundle
+  bundle_sources
   echo "== the bundle's programs load:"
   "${bin_dir}/fmala" --version
   echo "GPU test cases: $("${bin_dir}/test_gpu_backend" --gtest_list_tests | grep -c '^  ')"

@@ -23,12 +23,12 @@
 
 #include "fmala/core/error.hpp"
 #include "fmala/samplers/kinds.hpp"
+#include "fmala/version.hpp"
 
 namespace fmala::io {
 namespace {
 
 constexpr char kLibraryName[] = "fmala";
-constexpr char kLibraryVersion[] = "0.1.0";
 
 // Owns one open netCDF dataset at a temporary path. Unless commit() succeeds, the
 // destructor closes the dataset and deletes the temporary file.
@@ -214,7 +214,7 @@ class GroupWriter {
   void provenance() const {
     text("created_by", kLibraryName);
     text("inference_library", kLibraryName);
-    text("inference_library_version", kLibraryVersion);
+    text("inference_library_version", version());
   }
 
  private:

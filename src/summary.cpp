@@ -8,6 +8,7 @@
 
 #include "fmala/diagnostics/diagnostics.hpp"
 #include "fmala/io/atomic_file.hpp"
+#include "fmala/version.hpp"
 
 namespace fmala {
 
@@ -192,7 +193,8 @@ std::string summary_json_text(const Model& model,
                               const std::vector<SamplerSummary>& summaries,
                               const std::string& command_line) {
   nlohmann::json doc;
-  doc["fmala_version"] = "0.1.0";
+  doc["fmala_version"] = version();
+  doc["fmala_commit"] = source_commit();
   doc["command"] = command_line;
   doc["model"] = model.description();
   doc["dim"] = model.dim();

@@ -17,6 +17,7 @@
 #include "cli/options.hpp"
 #include "cli/shard.hpp"
 #include "fmala/core/error.hpp"
+#include "fmala/version.hpp"
 
 namespace {
 
@@ -68,7 +69,9 @@ int main(int argc, char** argv) {
                "fmala"};
   app.footer(kTopFooter);
   app.require_subcommand(1);
-  app.set_version_flag("--version", "fmala 0.1.0");
+  app.set_version_flag("--version", std::string("fmala ") + fmala::version() + " (commit " +
+                                        fmala::source_commit() + ", CUDA architectures " +
+                                        fmala::cuda_architectures() + ")");
   fmala::cli::SampleOptions options;
   CLI::App* sample = app.add_subcommand("sample", "Draw posterior samples with one or more samplers");
   fmala::cli::add_sample_options(*sample, options);

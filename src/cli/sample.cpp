@@ -25,6 +25,7 @@
 #include "cli/log.hpp"
 #include "cli/options.hpp"
 #include "cli/shard.hpp"
+#include "fmala/backend/buffer_layout.hpp"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/atomic_file.hpp"
@@ -32,15 +33,15 @@
 #include "fmala/io/classification_data.hpp"
 #include "fmala/io/netcdf.hpp"
 #include "fmala/io/npy.hpp"
-#include "fmala/io/regression_data.hpp"
-#include "fmala/backend/buffer_layout.hpp"
 #include "fmala/io/random_images.hpp"
+#include "fmala/io/regression_data.hpp"
 #include "fmala/model/logreg.hpp"
 #include "fmala/model/mlp.hpp"
 #include "fmala/model/network.hpp"
 #include "fmala/run.hpp"
 #include "fmala/summary.hpp"
 #include "fmala/targets/builtin.hpp"
+#include "fmala/version.hpp"
 
 namespace fmala::cli {
 
@@ -1491,7 +1492,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     log.open_file((std::filesystem::path(o.out) / "log.jsonl").string(), invocation.resume);
   }
   log.record(invocation.resume ? "resume" : "start",
-             {{"command_line", command_line}, {"arguments", invocation.arguments}, {"version", "0.1.0"},
+             {{"command_line", command_line}, {"arguments", invocation.arguments}, {"version", fmala::version()}, {"commit", fmala::source_commit()},
               {"processes", shard.size()}});
 
   const bool tty = isatty(fileno(stderr)) != 0 && log.shows(LogLevel::normal);

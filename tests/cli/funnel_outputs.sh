@@ -12,12 +12,20 @@ trap 'rm -rf "$work"' EXIT
 cat "$work/stdout"
 grep -q "pc-line-fmala" "$work/stdout"
 
+# --version names the commit and the CUDA architectures.
+"$fmala" --version > "$work/version"
+grep -Eq '^fmala [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}(-dirty)?|unknown), CUDA architectures [^)]+\)$' \
+  "$work/version" || { echo "unexpected --version: $(cat "$work/version")" >&2; exit 1; }
+
 python3 - "$work/f" <<'PY'
 import json, struct, sys, os
 out = sys.argv[1]
 doc = json.load(open(os.path.join(out, "summary.json")))
 names = [s["sampler"] for s in doc["samplers"]]
 assert names == ["pc-line-fmala", "mala"], names
+# The version and the commit the program was built from (or "unknown").
+assert doc["fmala_version"].count(".") == 2, doc["fmala_version"]
+assert doc["fmala_commit"], doc
 required = ["settings", "acceptance_rate", "accept_prob", "step_size", "seconds_warmup",
             "seconds_sampling", "peak_memory_bytes", "nonfinite_rejections",
             "curvature_floor_hits", "rhat_max", "ess_bulk_min", "ess_tail_min", "metrics",
