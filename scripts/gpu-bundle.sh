@@ -28,7 +28,9 @@ if ! grep -q '^CMAKE_CUDA_COMPILER:.*nvcc' "${build_dir}/CMakeCache.txt"; then
   exit 1
 fi
 targets=(fmala_cli test_gpu_backend)
-if cmake --build "${build_dir}" --target help | grep -q '^fmala_bench:'; then
+# grep reads the whole list: with -q it may exit first, and the broken pipe
+# would fail the pipeline under pipefail.
+if cmake --build "${build_dir}" --target help | grep '^fmala_bench:' >/dev/null; then
   targets+=(fmala_bench)
 fi
 cmake --build "${build_dir}" -j "${jobs}" --target "${targets[@]}"

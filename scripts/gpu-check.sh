@@ -79,7 +79,9 @@ configure() {
 build() {
   local targets=(fmala_cli test_gpu_backend)
   # fmala-bench exists only where Google Benchmark was found at configure time.
-  if cmake --build "${build_dir}" --target help | grep -q '^fmala_bench:'; then
+  # grep reads the whole list: with -q it may exit first, and the broken pipe
+  # would fail the pipeline under pipefail.
+  if cmake --build "${build_dir}" --target help | grep '^fmala_bench:' >/dev/null; then
     targets+=(fmala_bench)
   fi
   cmake --build "${build_dir}" -j "${jobs}" --target "${targets[@]}"
