@@ -290,6 +290,60 @@ void conv_shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_TEMPLATE(BM_ConvLayout, true)->Apply(conv_shapes)->Name("BM_ConvLayout<NHWC>");
 BENCHMARK_TEMPLATE(BM_ConvLayout, false)->Apply(conv_shapes)->Name("BM_ConvLayout<NCHW>");
 
+// Normals per CPU second for `chains` rows of `dim` normals, by four paths.
+// chain_normals() draws all rows in one call, as the CPU engine does.
+// Stream::normals() vectorises along each row, and Stream::normal() draws one
+// at a time. curand_normal_double on the host uses libm's log, sin and cos,
+// as the host did before the vectorised transform.
+enum class NormalPath { chains_at_once, per_chain, one_at_a_time, curand_libm };
+
+template <NormalPath Path>
+void BM_Normals(benchmark::State& state) {
+  const int chains = static_cast<int>(state.range(0));
+  const int dim = static_cast<int>(state.range(1));
+  std::vector<double> out(static_cast<size_t>(chains) * dim);
+  int64_t step = 0;
+  for (auto _ : state) {
+    if constexpr (Path == NormalPath::chains_at_once) {
+      fmala::chain_normals(1, 0, chains, step, fmala::Draw::noise, 0, dim, out.data(), dim);
+    } else {
+      for (int k = 0; k < chains; ++k) {
+        fmala::Stream stream(1, static_cast<uint64_t>(k), step, fmala::Draw::noise);
+        double* row = out.data() + static_cast<size_t>(k) * dim;
+        if constexpr (Path == NormalPath::per_chain) {
+          stream.normals(dim, row);
+        } else if constexpr (Path == NormalPath::curand_libm) {
+          curandStatePhilox4_32_10_t generator;
+          curand_init(1, static_cast<uint64_t>(k), static_cast<uint64_t>(step) << 32, &generator);
+          for (int i = 0; i < dim; ++i) {
+            row[i] = curand_normal_double(&generator);
+          }
+        } else {
+          for (int i = 0; i < dim; ++i) {
+            row[i] = stream.normal();
+          }
+        }
+      }
+    }
+    benchmark::DoNotOptimize(out.data());
+    ++step;
+  }
+  state.counters["normals"] =
+      benchmark::Counter(static_cast<double>(chains) * dim, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void normal_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"chains", "dim"});
+  b->Args({1024, 11});
+  b->Args({1024, 101});
+  b->Args({64, 40701});
+}
+
+BENCHMARK_TEMPLATE(BM_Normals, NormalPath::chains_at_once)->Apply(normal_shapes)->Name("BM_Normals<chains_at_once>");
+BENCHMARK_TEMPLATE(BM_Normals, NormalPath::per_chain)->Apply(normal_shapes)->Name("BM_Normals<per_chain>");
+BENCHMARK_TEMPLATE(BM_Normals, NormalPath::one_at_a_time)->Apply(normal_shapes)->Name("BM_Normals<one_at_a_time>");
+BENCHMARK_TEMPLATE(BM_Normals, NormalPath::curand_libm)->Apply(normal_shapes)->Name("BM_Normals<curand_libm>");
+
 BENCHMARK_TEMPLATE(BM_DenseJet, 1)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_DenseJet, 2)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_Gemm, double)->Apply(shapes);
