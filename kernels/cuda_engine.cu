@@ -31,16 +31,20 @@ namespace {
 
 // ---- per-chain functors: thread k works on chain k only ---------------------------------
 
+// With `drawn`, draw_normals() has written the normals already, and the
+// chain's thread only rescales its tangents.
 struct PrepareChain {
   ChainBuffers b;
   StepContext ctx;
-  __device__ void operator()(int k) const { phase_prepare(b, ctx, k); }
+  bool drawn;
+  __device__ void operator()(int k) const { phase_prepare(b, ctx, k, drawn); }
 };
 
 struct ProposeChain {
   ChainBuffers b;
   StepContext ctx;
-  __device__ void operator()(int k) const { phase_propose(b, ctx, k); }
+  bool drawn;
+  __device__ void operator()(int k) const { phase_propose(b, ctx, k, drawn); }
 };
 
 struct LeapfrogPositionChain {
@@ -78,7 +82,7 @@ struct CurvatureTangentChain {
   StepContext ctx;
   int m;
   bool at_proposal;
-  __device__ void operator()(int k) const { draw_curvature_tangent(b, ctx, k, m, at_proposal); }
+  __device__ void operator()(int k) const { draw_curvature_tangent(b, ctx, k, m, at_proposal, true); }
 };
 
 struct AddCurvatureChain {
@@ -302,6 +306,21 @@ void CudaEngine::for_each_chain(const Functor& functor, const char* phase) {
   FMALA_CUDA_CHECK(cudaGetLastError());
 }
 
+void CudaEngine::draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Real* rows) {
+  const size_t pairs = (static_cast<size_t>(dim_) + 1) / 2;
+  const size_t n = static_cast<size_t>(chains_) * pairs;
+  try {
+    thrust::for_each(thrust::cuda::par_nosync.on(stream_.get()), thrust::counting_iterator<size_t>(0),
+                     thrust::counting_iterator<size_t>(n),
+                     DrawNormalPairs{ctx.seed, ctx.first_chain, block_counter(ctx.step, purpose, offset), dim_,
+                                     rows});
+  } catch (const thrust::system_error& e) {
+    throw make_error("CUDA back end", std::string("drawing normals failed to launch: ") + e.what(),
+                     "Check the device with nvidia-smi, or use --backend cpu");
+  }
+  FMALA_CUDA_CHECK(cudaGetLastError());
+}
+
 template <class T>
 void CudaEngine::copy_to_host(const T* device, size_t n, T* host) {
   if (n == 0) {
@@ -462,11 +481,20 @@ void CudaEngine::step(const StepContext& ctx, bool adapting) {
     gradient(b_.theta, b_.f, b_.grad);
   }
   if (needs_current_jet(options_)) {
-    for_each_chain(PrepareChain{b, ctx}, "phase_prepare");
+    draw_normals(ctx, Draw::tangent, 0, b_.tangent);
+    for_each_chain(PrepareChain{b, ctx, true}, "phase_prepare");
     evaluate_current();
     average_curvature(ctx, false);
   }
-  for_each_chain(ProposeChain{b, ctx}, "phase_propose");
+  // The line samplers draw one ζ per chain, in the phase itself.
+  const bool noise_vectors = !is_line(options_.kind);
+  if (noise_vectors) {
+    draw_normals(ctx, Draw::noise, 0, b_.noise);
+    if (has_reverse_tangent(options_)) {
+      draw_normals(ctx, Draw::tangent_rev, 0, b_.tangent_prop);
+    }
+  }
+  for_each_chain(ProposeChain{b, ctx, noise_vectors}, "phase_propose");
   evaluate_proposal();
   average_curvature(ctx, true);
   for_each_chain(AcceptChain{b, ctx, adapting}, "phase_accept");
@@ -479,6 +507,7 @@ void CudaEngine::average_curvature(const StepContext& ctx, bool at_proposal) {
   const ChainBuffers b = b_;
   const Real* at = at_proposal ? b_.theta_prop : b_.theta;
   for (int m = 2; m <= options_.curvature_tangents; ++m) {
+    draw_normals(ctx, curvature_purpose(options_, at_proposal), curvature_offset(m), b_.curvature_tangent);
     for_each_chain(CurvatureTangentChain{b, ctx, m, at_proposal}, "curvature tangent");
     jet(at, b_.curvature_tangent, 2, b_.curvature_f, b_.curvature_d, b_.curvature_h);
     for_each_chain(AddCurvatureChain{b, at_proposal}, "curvature sum");
@@ -489,7 +518,11 @@ void CudaEngine::average_curvature(const StepContext& ctx, bool at_proposal) {
 // L leapfrog steps along one tangent, as CpuEngine::step_line_hmc: L + 1 jets.
 void CudaEngine::step_line_hmc(const StepContext& ctx, bool adapting) {
   const ChainBuffers b = b_;
-  for_each_chain(PrepareChain{b, ctx}, "phase_prepare");
+  const bool tangent = needs_current_jet(options_);
+  if (tangent) {
+    draw_normals(ctx, Draw::tangent, 0, b_.tangent);
+  }
+  for_each_chain(PrepareChain{b, ctx, tangent}, "phase_prepare");
   evaluate_current();
   for (int step = 0; step < options_.leapfrog_steps; ++step) {
     for_each_chain(LeapfrogPositionChain{b, step == 0}, "phase_leapfrog_position");

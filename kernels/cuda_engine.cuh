@@ -80,6 +80,9 @@ class CudaEngine {
  private:
   template <class Functor>
   void for_each_chain(const Functor& functor, const char* phase);
+  // Writes the normals of one random block for every chain into `rows`, one
+  // thread per pair of normals (DrawNormalPairs).
+  void draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Real* rows);
   void jet(const Real* theta, const Real* direction, int order, Real* f, Real* d, Real* h);
   void gradient(const Real* theta, Real* f, Real* g);
   void evaluate_current();

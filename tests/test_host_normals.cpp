@@ -1,6 +1,7 @@
 // Tests of the host's normals. Stream::normals() (whole groups of Philox
-// words at once, vectorised) and chain_normals() (many chains at once) are
-// compared with Stream::normal() (one at a time). The normals are also
+// words at once, vectorised), chain_normals() (many chains at once) and
+// DrawNormalPairs (a pair per call, as the device draws them) are compared
+// with Stream::normal() (one at a time). The normals are also
 // compared with cuRAND's host Box–Muller on libm and with a long-double
 // evaluation of the same transform, and tested as a sample from N(0, 1).
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "fmala/random/philox.hpp"
+#include "fmala/samplers/phases.hpp"
 
 namespace fmala {
 namespace {
@@ -87,6 +89,36 @@ TEST(HostNormals, ChainNormalsEqualStreams) {
             ASSERT_TRUE(same_bits(got, want)) << "offset " << offset << ", n " << n << ", count " << count
                                               << ", chain " << k << ", column " << i;
           }
+        }
+      }
+    }
+  }
+}
+
+TEST(HostNormals, PairsInParallelEqualStreams) {
+  // The device's form: one call per pair, in any order, from the block's
+  // counter alone. Run on the host, it must give each chain's stream.
+  for (uint64_t offset : {0ULL, 5ULL << 26}) {
+    for (int dim : {1, 2, 11, 12, 101}) {
+      const int chains = 6;
+      const uint64_t first_chain = 40;
+      const uint64_t low = block_counter(9, Draw::curvature, offset);
+      Stream probe(77, first_chain, 9, Draw::curvature, offset);
+      EXPECT_EQ(uint64_t(probe.state().ctr.x) | (uint64_t(probe.state().ctr.y) << 32), low);
+
+      std::vector<double> rows(static_cast<size_t>(chains * dim), -3.0);
+      const DrawNormalPairs draw{77, first_chain, low, dim, rows.data()};
+      const size_t pairs = (static_cast<size_t>(dim) + 1) / 2;
+      for (size_t i = static_cast<size_t>(chains) * pairs; i-- > 0;) {
+        draw(i);
+      }
+      std::vector<double> row(static_cast<size_t>(dim));
+      for (int k = 0; k < chains; ++k) {
+        Stream stream(77, first_chain + static_cast<uint64_t>(k), 9, Draw::curvature, offset);
+        stream.normals(dim, row.data());
+        for (int i = 0; i < dim; ++i) {
+          ASSERT_TRUE(same_bits(rows[static_cast<size_t>(k * dim + i)], row[static_cast<size_t>(i)]))
+              << "offset " << offset << ", dim " << dim << ", chain " << k << ", normal " << i;
         }
       }
     }

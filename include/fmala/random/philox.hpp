@@ -109,6 +109,35 @@ class Stream {
   curandStatePhilox4_32_10_t state_;
 };
 
+// The lower 64 bits of the Philox counter at which the block of (step,
+// purpose) starts, `offset` words in (a multiple of 4). A Stream's generator
+// is at this counter after construction.
+FMALA_HD inline uint64_t block_counter(int64_t step, Draw purpose, uint64_t offset) {
+  const uint64_t block = static_cast<uint64_t>(step + 1) * kDrawKinds + static_cast<uint64_t>(purpose);
+  return ((block << 32) + offset) / 4;
+}
+
+// Normals 2p and 2p + 1 of the stream of `chain` whose block starts at the
+// counter `low` (block_counter): the values that the (2p + 1)-th and
+// (2p + 2)-th normal() calls return. Pair p needs only its own counter, so
+// a device thread per pair can draw a whole block in parallel.
+FMALA_HD inline void normal_pair_at(uint64_t seed, uint64_t chain, uint64_t low, uint64_t p, double* first,
+                                    double* second) {
+  const uint64_t counter = low + p;
+  const uint4 c = {static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
+                   static_cast<uint32_t>(chain), static_cast<uint32_t>(chain >> 32)};
+  const uint2 key = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
+  const uint4 w = curand_Philox4x32_10(c, key);
+#if defined(__CUDA_ARCH__)
+  // What curand_normal_double computes from the same four words.
+  const double2 pair = _curand_box_muller_double(w.x, w.y, w.z, w.w);
+  *first = pair.x;
+  *second = pair.y;
+#else
+  detail::box_muller_pair(w.x, w.y, w.z, w.w, first, second);
+#endif
+}
+
 // Host only: n normals for each of `count` chains from one (seed, step,
 // purpose, offset) block, chain first_chain + k's into out + k·ld. They equal
 // Stream(seed, first_chain + k, step, purpose, offset).normals(n, …) bit for

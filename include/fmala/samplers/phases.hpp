@@ -97,6 +97,32 @@ FMALA_HD constexpr bool has_reverse_tangent(const SamplerOptions& o) {
 
 // ---- Curvature from several tangents -------------------------------------------------------
 //
+// The normals of one random block for C chains of `dim`, one thread per pair:
+// thread i writes pair i % ⌈dim/2⌉ of chain first_chain + i / ⌈dim/2⌉ into
+// its row. The same values as Stream::normals, for a device that would
+// otherwise draw a row in one thread. `low` is block_counter(step, purpose,
+// offset).
+struct DrawNormalPairs {
+  uint64_t seed;
+  uint64_t first_chain;
+  uint64_t low;
+  int dim;
+  Real* rows;
+  FMALA_HD void operator()(size_t i) const {
+    const size_t pairs = (static_cast<size_t>(dim) + 1) / 2;
+    const size_t k = i / pairs;
+    const size_t p = i % pairs;
+    double first;
+    double second;
+    normal_pair_at(seed, first_chain + k, low, p, &first, &second);
+    Real* row = rows + k * static_cast<size_t>(dim);
+    row[2 * p] = static_cast<Real>(first);
+    if (2 * p + 1 < static_cast<size_t>(dim)) {
+      row[2 * p + 1] = static_cast<Real>(second);
+    }
+  }
+};
+
 // With curvature_tangents = M > 1, a PC sampler's h at θ (and h* at θ*) is
 // the mean of uᵀ∇²f u over its own tangent and M − 1 extra unit tangents, an
 // estimate of tr(∇²f)/D in the manner of Hutchinson's trace estimator. The
@@ -128,7 +154,7 @@ FMALA_HD inline uint64_t curvature_offset(int m) {
 // Draws chain k's extra tangent m (2 ≤ m ≤ M) of transition ctx.step into
 // b.curvature_tangent: the one at θ, or at_proposal the one at θ*. With
 // `drawn`, the back end has already written the tangent's normals there
-// (chain_normals on the host), and only their rescaling is left.
+// (chain_normals on the host, DrawNormalPairs on the device), and only their rescaling is left.
 FMALA_HD inline void draw_curvature_tangent(const ChainBuffers& b, const StepContext& ctx, int k,
                                             int m, bool at_proposal, bool drawn = false) {
   Real* u = b.curvature_tangent + static_cast<size_t>(k) * b.dim;
@@ -223,7 +249,7 @@ FMALA_HD inline Real line_hmc_log_accept_ratio(const ChainBuffers& b, int k) {
 // and jittered leapfrog step. p and the jitter's U come from the step's noise
 // stream, p first, so turning jitter on leaves p unchanged. With
 // `tangent_drawn`, the back end has already written u's normals into
-// b.tangent (chain_normals on the host), and only their rescaling is left.
+// b.tangent (chain_normals on the host, DrawNormalPairs on the device), and only their rescaling is left.
 FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx, int k,
                                    bool tangent_drawn = false) {
   if (!needs_current_jet(ctx.options)) {
@@ -249,7 +275,7 @@ FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx
 
 // Draws chain k's proposal noise (z or ζ) and, where the sampler has one, its
 // reverse tangent u*, into the buffers. With `drawn`, the back end has
-// already written z and the normals of u* (chain_normals on the host), and
+// already written z and the normals of u* (chain_normals on the host, DrawNormalPairs on the device), and
 // only u*'s rescaling is left.
 FMALA_HD inline void draw_proposal_noise(const ChainBuffers& b, const StepContext& ctx, int k,
                                          bool drawn = false) {
