@@ -148,15 +148,18 @@ void CpuEngine::step_range(const StepContext& ctx, bool adapting, Range r) {
     evaluate_current(r);
     average_curvature(ctx, false, r);
   }
-  const bool noise_vectors = !is_line(options_.kind);
-  if (noise_vectors) {
+  if (is_line(options_.kind)) {
+    // ζ is the first normal of each chain's noise block.
+    chain_normals(ctx.seed, ctx.first_chain + static_cast<uint64_t>(r.first), r.count, ctx.step, Draw::noise, 0, 1,
+                  b_.zeta + r.first, 1);
+  } else {
     draw_normals(ctx, Draw::noise, 0, r, b_.noise);
     if (has_reverse_tangent(options_)) {
       draw_normals(ctx, Draw::tangent_rev, 0, r, b_.tangent_prop);
     }
   }
   for (int k = r.first; k < end; ++k) {
-    phase_propose(b, ctx, k, noise_vectors);
+    phase_propose(b, ctx, k, true);
   }
   evaluate_proposal(r);
   average_curvature(ctx, true, r);

@@ -154,7 +154,8 @@ FMALA_HD inline uint64_t curvature_offset(int m) {
 // Draws chain k's extra tangent m (2 ≤ m ≤ M) of transition ctx.step into
 // b.curvature_tangent: the one at θ, or at_proposal the one at θ*. With
 // `drawn`, the back end has already written the tangent's normals there
-// (chain_normals on the host, DrawNormalPairs on the device), and only their rescaling is left.
+// (chain_normals on the host, DrawNormalPairs on the device), and only their
+// rescaling is left.
 FMALA_HD inline void draw_curvature_tangent(const ChainBuffers& b, const StepContext& ctx, int k,
                                             int m, bool at_proposal, bool drawn = false) {
   Real* u = b.curvature_tangent + static_cast<size_t>(k) * b.dim;
@@ -249,7 +250,8 @@ FMALA_HD inline Real line_hmc_log_accept_ratio(const ChainBuffers& b, int k) {
 // and jittered leapfrog step. p and the jitter's U come from the step's noise
 // stream, p first, so turning jitter on leaves p unchanged. With
 // `tangent_drawn`, the back end has already written u's normals into
-// b.tangent (chain_normals on the host, DrawNormalPairs on the device), and only their rescaling is left.
+// b.tangent (chain_normals on the host, DrawNormalPairs on the device), and
+// only their rescaling is left.
 FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx, int k,
                                    bool tangent_drawn = false) {
   if (!needs_current_jet(ctx.options)) {
@@ -275,16 +277,18 @@ FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx
 
 // Draws chain k's proposal noise (z or ζ) and, where the sampler has one, its
 // reverse tangent u*, into the buffers. With `drawn`, the back end has
-// already written z and the normals of u* (chain_normals on the host, DrawNormalPairs on the device), and
-// only u*'s rescaling is left.
+// already written z or ζ and the normals of u* (chain_normals on the host,
+// DrawNormalPairs on the device), and only u*'s rescaling is left.
 FMALA_HD inline void draw_proposal_noise(const ChainBuffers& b, const StepContext& ctx, int k,
                                          bool drawn = false) {
   const int dim = b.dim;
   const size_t row = static_cast<size_t>(k) * dim;
   const SamplerOptions& o = ctx.options;
   if (is_line(o.kind)) {
-    Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
-    b.zeta[k] = noise_stream.normal();
+    if (!drawn) {
+      Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
+      b.zeta[k] = noise_stream.normal();
+    }
     return;
   }
   if (!drawn) {
