@@ -6,11 +6,11 @@
 #
 # Usage: [JOBS=n] [CUDA_ARCHITECTURES=90] scripts/gpu-bundle.sh
 # Output: gpu-bundle.tar.xz at the repository root, with bundle/bin
-# (fmala, fmala-bench, test_gpu_backend), bundle/lib and bundle/info.txt
-# (the hash of the sources, from scripts/source-hash.sh, which gpu-check.sh
-# compares with the checkout it runs in; the commit; the architectures). The C library, the
-# loader, the CUDA driver and cuBLAS (hundreds of MB) are not packed: the GPU
-# machine's own are used.
+# (fmala, fmala-bench, test_gpu_backend), bundle/lib and bundle/info.txt.
+# info.txt lists the hash of the sources (scripts/source-hash.sh), which
+# gpu-check.sh compares with the checkout it runs in, the commit and the
+# architectures. The C library, the loader, the CUDA driver and cuBLAS
+# (hundreds of MB) are not packed: the GPU machine's own are used.
 set -euo pipefail
 
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

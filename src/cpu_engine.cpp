@@ -141,7 +141,7 @@ void CpuEngine::step_range(const StepContext& ctx, bool adapting, Range r) {
     model_.gradient(r.count, b_.theta + row, b_.f + r.first, b_.grad + row);
   }
   if (needs_current_jet(options_)) {
-    draw_normals(ctx, Draw::tangent, 0, r, b_.tangent);
+    draw_normals(ctx, Draw::tangent, 0, r, b_.tangent, dim_);
     for (int k = r.first; k < end; ++k) {
       phase_prepare(b, ctx, k, true);
     }
@@ -150,12 +150,11 @@ void CpuEngine::step_range(const StepContext& ctx, bool adapting, Range r) {
   }
   if (is_line(options_.kind)) {
     // ζ is the first normal of each chain's noise block.
-    chain_normals(ctx.seed, ctx.first_chain + static_cast<uint64_t>(r.first), r.count, ctx.step, Draw::noise, 0, 1,
-                  b_.zeta + r.first, 1);
+    draw_normals(ctx, Draw::noise, 0, r, b_.zeta, 1);
   } else {
-    draw_normals(ctx, Draw::noise, 0, r, b_.noise);
+    draw_normals(ctx, Draw::noise, 0, r, b_.noise, dim_);
     if (has_reverse_tangent(options_)) {
-      draw_normals(ctx, Draw::tangent_rev, 0, r, b_.tangent_prop);
+      draw_normals(ctx, Draw::tangent_rev, 0, r, b_.tangent_prop, dim_);
     }
   }
   for (int k = r.first; k < end; ++k) {
@@ -168,9 +167,10 @@ void CpuEngine::step_range(const StepContext& ctx, bool adapting, Range r) {
   }
 }
 
-void CpuEngine::draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Range r, Real* rows) const {
+void CpuEngine::draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Range r, Real* rows,
+                             int width) const {
   chain_normals(ctx.seed, ctx.first_chain + static_cast<uint64_t>(r.first), r.count, ctx.step, purpose, offset,
-                dim_, rows + static_cast<size_t>(r.first) * dim_, dim_);
+                width, rows + static_cast<size_t>(r.first) * width, width);
 }
 
 void CpuEngine::average_curvature(const StepContext& ctx, bool at_proposal, Range r) {
@@ -182,7 +182,8 @@ void CpuEngine::average_curvature(const StepContext& ctx, bool at_proposal, Rang
   const size_t row = static_cast<size_t>(r.first) * dim_;
   const Real* at = (at_proposal ? b_.theta_prop : b_.theta) + row;
   for (int m = 2; m <= options_.curvature_tangents; ++m) {
-    draw_normals(ctx, curvature_purpose(options_, at_proposal), curvature_offset(m), r, b_.curvature_tangent);
+    draw_normals(ctx, curvature_purpose(options_, at_proposal), curvature_offset(m), r, b_.curvature_tangent,
+                 dim_);
     for (int k = r.first; k < end; ++k) {
       draw_curvature_tangent(b, ctx, k, m, at_proposal, true);
     }
@@ -203,7 +204,7 @@ void CpuEngine::step_line_hmc(const StepContext& ctx, bool adapting, Range r) {
   const int end = r.first + r.count;
   const bool tangent = needs_current_jet(options_);
   if (tangent) {
-    draw_normals(ctx, Draw::tangent, 0, r, b_.tangent);
+    draw_normals(ctx, Draw::tangent, 0, r, b_.tangent, dim_);
   }
   for (int k = r.first; k < end; ++k) {
     phase_prepare(b, ctx, k, tangent);

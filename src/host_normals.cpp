@@ -247,14 +247,12 @@ void chain_normals(uint64_t seed, uint64_t first_chain, int64_t count, int64_t s
   if (count <= 0 || n <= 0) {
     return;
   }
-  // The first chain's generator gives the counter and key. Chain first + k
-  // differs only in the counter's upper half, which is the chain's index.
-  Stream first(seed, first_chain, step, purpose, offset);
-  const curandStatePhilox4_32_10_t& state = first.state();
-  const uint64_t low = uint64_t(state.ctr.x) | (uint64_t(state.ctr.y) << 32);
-  const uint64_t high = uint64_t(state.ctr.z) | (uint64_t(state.ctr.w) << 32);
+  // Chain first + k's counter starts at (low, first + k) under the key of
+  // the seed. An offset inside a group of four words, or a counter that
+  // would wrap, takes each chain's Stream instead.
+  const uint64_t low = block_counter(step, purpose, offset);
   const uint64_t pairs = static_cast<uint64_t>((n + 1) / 2);
-  const bool plain = state.STATE == 0 && high == first_chain && low + pairs > low &&
+  const bool plain = offset % 4 == 0 && low + pairs > low &&
                      first_chain + static_cast<uint64_t>(count) > first_chain;
   if (!plain) {
     for (int64_t k = 0; k < count; ++k) {
@@ -263,8 +261,8 @@ void chain_normals(uint64_t seed, uint64_t first_chain, int64_t count, int64_t s
     }
     return;
   }
-  const uint32_t key0 = state.key.x;
-  const uint32_t key1 = state.key.y;
+  const uint32_t key0 = static_cast<uint32_t>(seed);
+  const uint32_t key1 = static_cast<uint32_t>(seed >> 32);
   if (n >= detail::kRowVectorNormals) {
     for (int64_t k = 0; k < count; ++k) {
       const uint64_t chain = first_chain + static_cast<uint64_t>(k);

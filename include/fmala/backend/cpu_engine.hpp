@@ -54,8 +54,9 @@ class CpuEngine {
   // With several curvature tangents: replaces h (at θ, or h* at θ*) by the
   // mean curvature over the jet's tangent and the M − 1 extra ones.
   void average_curvature(const StepContext& ctx, bool at_proposal, Range r);
-  // Writes the normals of one random block for the chains of r into their rows of `rows`.
-  void draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Range r, Real* rows) const;
+  // Writes the first `width` normals of one random block for the chains of r
+  // into their rows of `rows` (width values per chain).
+  void draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Range r, Real* rows, int width) const;
   void step_line_hmc(const StepContext& ctx, bool adapting, Range r);
 
   const Model& model_;

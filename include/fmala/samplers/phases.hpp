@@ -95,8 +95,6 @@ FMALA_HD constexpr bool has_reverse_tangent(const SamplerOptions& o) {
   return is_forward(o.kind) && !is_line(o.kind) && o.kind != SamplerKind::line_hmc && !o.aligned;
 }
 
-// ---- Curvature from several tangents -------------------------------------------------------
-//
 // The normals of one random block for C chains of `dim`, one thread per pair:
 // thread i writes pair i % ⌈dim/2⌉ of chain first_chain + i / ⌈dim/2⌉ into
 // its row. The same values as Stream::normals, for a device that would
@@ -123,6 +121,8 @@ struct DrawNormalPairs {
   }
 };
 
+// ---- Curvature from several tangents -------------------------------------------------------
+//
 // With curvature_tangents = M > 1, a PC sampler's h at θ (and h* at θ*) is
 // the mean of uᵀ∇²f u over its own tangent and M − 1 extra unit tangents, an
 // estimate of tr(∇²f)/D in the manner of Hutchinson's trace estimator. The
