@@ -71,6 +71,9 @@ ProductTiming time_layer_products(int chains, int rows, int in, int out, int rep
   if (!device_available(&reason)) {
     throw make_error("time_layer_products", reason, "Run it on a machine with a CUDA device");
   }
+  if (repeats < 1) {
+    throw make_error("time_layer_products", "repeats is " + std::to_string(repeats), "Time at least one call");
+  }
   using cuda_detail::DeviceArray;
   cuda_detail::StreamHandle stream;
   cuda_detail::DeviceNetworkOps ops(stream.get());
@@ -102,13 +105,15 @@ ProductTiming time_layer_products(int chains, int rows, int in, int out, int rep
     ops.gemm(false, false, 3 * rows, out, in, 1, h.data(), in, 3 * plane_in, w.data(), out,
              2 * weights, 0, z.data(), out, 3 * plane_out, chains);
   });
-  cublasHandle_t handle = nullptr;
-  cuda_detail::check_cublas(cublasCreate(&handle), "cublasCreate");
   DeviceArray<float> hs(c * 3 * plane_in, stream.get());
   DeviceArray<float> ws(c * weights, stream.get());
   DeviceArray<float> zs(c * 3 * plane_out, stream.get());
   spread(hs, stream.get());
   spread(ws, stream.get());
+  // Created after the arrays, whose allocation may throw, so that the handle
+  // is destroyed on every path below.
+  cublasHandle_t handle = nullptr;
+  cuda_detail::check_cublas(cublasCreate(&handle), "cublasCreate");
   try {
     cuda_detail::check_cublas(cublasSetStream(handle, stream.get()), "cublasSetStream");
     const float one = 1, zero = 0;

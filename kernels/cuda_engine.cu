@@ -1,7 +1,8 @@
-// The CUDA engine and the CUDA back end's run_sampler. Every per-chain step is
-// one of the __host__ __device__ phase functions that the CPU engine runs, so
-// both back ends make the same draws from the same seed, up to the last bits
-// of device math functions (see random/philox.hpp).
+// The CUDA engine and the CUDA back end's run_sampler. Each transition is
+// ParallelStep's sequence of passes over the __host__ __device__ phase
+// functions that the CPU engine runs, so both back ends make the same draws
+// from the same seed, up to the last bits of device math functions (see
+// random/philox.hpp), of fused multiply-adds and of sums over the parameters.
 
 #include "cuda_engine.cuh"
 
@@ -31,72 +32,7 @@ namespace {
 
 // ---- per-chain functors: thread k works on chain k only ---------------------------------
 
-// With `drawn`, draw_normals() has written the normals already, and the
-// chain's thread only rescales its tangents.
-struct PrepareChain {
-  ChainBuffers b;
-  StepContext ctx;
-  bool drawn;
-  __device__ void operator()(int k) const { phase_prepare(b, ctx, k, drawn); }
-};
-
-struct ProposeChain {
-  ChainBuffers b;
-  StepContext ctx;
-  bool drawn;
-  __device__ void operator()(int k) const { phase_propose(b, ctx, k, drawn); }
-};
-
-struct LeapfrogPositionChain {
-  ChainBuffers b;
-  bool first;
-  __device__ void operator()(int k) const { phase_leapfrog_position(b, k, first); }
-};
-
-struct LeapfrogMomentumChain {
-  ChainBuffers b;
-  __device__ void operator()(int k) const { phase_leapfrog_momentum(b, k); }
-};
-
-struct AcceptChain {
-  ChainBuffers b;
-  StepContext ctx;
-  bool adapting;
-  __device__ void operator()(int k) const { phase_accept(b, ctx, k, adapting); }
-};
-
-// The persistent samplers' first tangent, from the initialisation step -1 as
-// on the CPU.
-struct InitialTangent {
-  ChainBuffers b;
-  uint64_t seed;
-  uint64_t first_chain;
-  __device__ void operator()(int k) const {
-    Stream stream(seed, first_chain + static_cast<uint64_t>(k), -1, Draw::tangent);
-    unit_tangent(stream, b.dim, b.tangent + static_cast<size_t>(k) * b.dim);
-  }
-};
-
-struct CurvatureTangentChain {
-  ChainBuffers b;
-  StepContext ctx;
-  int m;
-  bool at_proposal;
-  __device__ void operator()(int k) const { draw_curvature_tangent(b, ctx, k, m, at_proposal, true); }
-};
-
-struct AddCurvatureChain {
-  ChainBuffers b;
-  bool at_proposal;
-  __device__ void operator()(int k) const { add_curvature(b, k, at_proposal); }
-};
-
-struct FinishCurvatureChain {
-  ChainBuffers b;
-  SamplerOptions options;
-  bool at_proposal;
-  __device__ void operator()(int k) const { finish_curvature(b, options, k, at_proposal); }
-};
+// ---- per-chain and per-value functors ---------------------------------------------------
 
 // Element i of (C, D): θ of chain k = i / D into draw `index` of the
 // caller's (C, S, D) buffer, and its f into the (C, S) buffer (when given).
@@ -250,12 +186,12 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
                                        cudaMemcpyHostToDevice, stream_.get()));
       target_.gaussian.scales = scales_.data();
     }
-  } else {
-    network_ops_ = std::make_unique<DeviceNetworkOps>(stream_.get());
+  }
+  ops_ = std::make_unique<DeviceNetworkOps>(stream_.get());
+  if (model.analytic_target() == nullptr) {
     NetworkSpec spec = *model.network_spec();
     spec.tile = plan.tile;
-    network_ = std::make_unique<NetworkEvaluator<DeviceNetworkOps>>(spec, dim_, chains_,
-                                                                     *network_ops_);
+    network_ = std::make_unique<NetworkEvaluator<DeviceNetworkOps>>(spec, dim_, chains_, *ops_);
   }
 
   // The same buffer layout as the CPU engine.
@@ -266,6 +202,8 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
   scalars_ = DeviceArray<Real>(c * kScalarBuffers, stream_.get());
   counts_ = DeviceArray<int64_t>(c * kCounterBuffers, stream_.get());
   lay_out_buffers(b_, options_, chains_, dim_, matrices_.data(), scalars_.data(), counts_.data());
+  step_sums_ = DeviceArray<Sum3>(2 * c, stream_.get());
+  accepted_ = DeviceArray<unsigned char>(c, stream_.get());
   if (has_curvature_tangents(options_)) {
     curvature_scratch_ = DeviceArray<Real>(c * kCurvatureScalarBuffers, stream_.get());
     lay_out_curvature_scratch(b_, options_, chains_, curvature_scratch_.data());
@@ -284,7 +222,8 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
 
 size_t CudaEngine::device_bytes() const {
   return scales_.bytes() + matrices_.bytes() + scalars_.bytes() + counts_.bytes() + adapt_.bytes() +
-         scratch_.bytes() + curvature_scratch_.bytes() + (network_ ? network_->bytes() : 0);
+         scratch_.bytes() + curvature_scratch_.bytes() + step_sums_.bytes() + accepted_.bytes() +
+         (network_ ? network_->bytes() : 0);
 }
 
 // ---- launches and copies ------------------------------------------------------------------
@@ -306,19 +245,9 @@ void CudaEngine::for_each_chain(const Functor& functor, const char* phase) {
   FMALA_CUDA_CHECK(cudaGetLastError());
 }
 
-void CudaEngine::draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Real* rows) {
-  const size_t pairs = (static_cast<size_t>(dim_) + 1) / 2;
-  const size_t n = static_cast<size_t>(chains_) * pairs;
-  try {
-    thrust::for_each(thrust::cuda::par_nosync.on(stream_.get()), thrust::counting_iterator<size_t>(0),
-                     thrust::counting_iterator<size_t>(n),
-                     DrawNormalPairs{ctx.seed, ctx.first_chain, block_counter(ctx.step, purpose, offset), dim_,
-                                     rows});
-  } catch (const thrust::system_error& e) {
-    throw make_error("CUDA back end", std::string("drawing normals failed to launch: ") + e.what(),
-                     "Check the device with nvidia-smi, or use --backend cpu");
-  }
-  FMALA_CUDA_CHECK(cudaGetLastError());
+ParallelStep<DeviceNetworkOps, CudaEngine> CudaEngine::parallel() {
+  return ParallelStep<DeviceNetworkOps, CudaEngine>(*ops_, *this, b_,
+                                                    StepScratch{step_sums_.data(), accepted_.data()}, options_);
 }
 
 template <class T>
@@ -414,14 +343,14 @@ void CudaEngine::initialize(const std::vector<Real>& theta0) {
   if (options_.kind == SamplerKind::mala) {
     gradient(b_.theta, b_.f, b_.grad);
   } else if (is_forward(options_.kind) && options_.persistent) {
-    for_each_chain(InitialTangent{b_, seed_, first_chain_}, "initial tangent");
-    jet(b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
     StepContext init;
     init.options = options_;
     init.seed = seed_;
     init.step = -1;
     init.first_chain = first_chain_;
-    average_curvature(init, false);
+    parallel().unit_tangents(init, Draw::tangent, 0, b_.tangent);
+    jet(b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
+    parallel().average_curvature(init, false);
   } else {
     jet(b_.theta, nullptr, 0, b_.f, nullptr, nullptr);
   }
@@ -455,82 +384,7 @@ void CudaEngine::start_chain_adaptation(Real eta0) {
 
 void CudaEngine::finish_chain_adaptation() { for_each_chain(FinishAdaptation{b_}, "adaptation"); }
 
-void CudaEngine::evaluate_current() {
-  jet(b_.theta, b_.tangent, jet_order(options_.kind), b_.f, b_.d, b_.h);
-}
-
-void CudaEngine::evaluate_proposal() {
-  const SamplerKind kind = options_.kind;
-  if (kind == SamplerKind::mala) {
-    gradient(b_.theta_prop, b_.f_prop, b_.grad_prop);
-  } else if (kind == SamplerKind::rwmh) {
-    jet(b_.theta_prop, nullptr, 0, b_.f_prop, nullptr, nullptr);
-  } else {
-    const Real* direction = has_reverse_tangent(options_) ? b_.tangent_prop : b_.tangent;
-    jet(b_.theta_prop, direction, jet_order(kind), b_.f_prop, b_.d_prop, b_.h_prop);
-  }
-}
-
-void CudaEngine::step(const StepContext& ctx, bool adapting) {
-  if (options_.kind == SamplerKind::line_hmc) {
-    step_line_hmc(ctx, adapting);
-    return;
-  }
-  const ChainBuffers b = b_;
-  if (needs_current_gradient(options_)) {
-    gradient(b_.theta, b_.f, b_.grad);
-  }
-  if (needs_current_jet(options_)) {
-    draw_normals(ctx, Draw::tangent, 0, b_.tangent);
-    for_each_chain(PrepareChain{b, ctx, true}, "phase_prepare");
-    evaluate_current();
-    average_curvature(ctx, false);
-  }
-  // The line samplers draw one ζ per chain, in the phase itself.
-  const bool noise_vectors = !is_line(options_.kind);
-  if (noise_vectors) {
-    draw_normals(ctx, Draw::noise, 0, b_.noise);
-    if (has_reverse_tangent(options_)) {
-      draw_normals(ctx, Draw::tangent_rev, 0, b_.tangent_prop);
-    }
-  }
-  for_each_chain(ProposeChain{b, ctx, noise_vectors}, "phase_propose");
-  evaluate_proposal();
-  average_curvature(ctx, true);
-  for_each_chain(AcceptChain{b, ctx, adapting}, "phase_accept");
-}
-
-void CudaEngine::average_curvature(const StepContext& ctx, bool at_proposal) {
-  if (!has_curvature_tangents(options_)) {
-    return;
-  }
-  const ChainBuffers b = b_;
-  const Real* at = at_proposal ? b_.theta_prop : b_.theta;
-  for (int m = 2; m <= options_.curvature_tangents; ++m) {
-    draw_normals(ctx, curvature_purpose(options_, at_proposal), curvature_offset(m), b_.curvature_tangent);
-    for_each_chain(CurvatureTangentChain{b, ctx, m, at_proposal}, "curvature tangent");
-    jet(at, b_.curvature_tangent, 2, b_.curvature_f, b_.curvature_d, b_.curvature_h);
-    for_each_chain(AddCurvatureChain{b, at_proposal}, "curvature sum");
-  }
-  for_each_chain(FinishCurvatureChain{b, options_, at_proposal}, "curvature mean");
-}
-
-// L leapfrog steps along one tangent, as CpuEngine::step_line_hmc: L + 1 jets.
-void CudaEngine::step_line_hmc(const StepContext& ctx, bool adapting) {
-  const ChainBuffers b = b_;
-  const bool tangent = needs_current_jet(options_);
-  if (tangent) {
-    draw_normals(ctx, Draw::tangent, 0, b_.tangent);
-  }
-  for_each_chain(PrepareChain{b, ctx, tangent}, "phase_prepare");
-  evaluate_current();
-  for (int step = 0; step < options_.leapfrog_steps; ++step) {
-    for_each_chain(LeapfrogPositionChain{b, step == 0}, "phase_leapfrog_position");
-    evaluate_proposal();
-    for_each_chain(LeapfrogMomentumChain{b}, "phase_leapfrog_momentum");
-  }
-  for_each_chain(AcceptChain{b, ctx, adapting}, "phase_accept");
-}
+void CudaEngine::step(const StepContext& ctx, bool adapting) { parallel().step(ctx, adapting); }
 
 // The one device-to-host transfer inside a warmup step with a shared step
 // size: the sum over chains, reduced on the device. Its summation order

@@ -1,8 +1,9 @@
 #pragma once
 // The CUDA back end's engine: per-chain buffers in device memory, one stream,
-// and the per-chain phases of samplers/phases.hpp run by one device thread per
-// chain. It provides the Engine interface that drive() in backend/driver.hpp
-// expects, with the same behaviour as CpuEngine.
+// and each transition as the parallel passes of backend/parallel_step.hpp
+// (per-chain scalar work one thread per chain, work over the parameters one
+// thread per value). It provides the Engine interface that drive() in
+// backend/driver.hpp expects, with the same behaviour as CpuEngine.
 
 #include <cuda_runtime_api.h>
 
@@ -13,6 +14,7 @@
 #include "cuda_check.cuh"
 #include "device_ops.cuh"
 #include "fmala/backend/network_evaluator.hpp"
+#include "fmala/backend/parallel_step.hpp"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/backend/driver.hpp"
 #include "fmala/model/model.hpp"
@@ -77,19 +79,18 @@ class CudaEngine {
   // that Thrust allocates for a reduction is not included.
   size_t device_bytes() const;
 
+  // The model's log density f and, by order, its derivatives along
+  // `direction` (Model::jet), or its gradient, for every chain at device
+  // states; the Evaluate of ParallelStep.
+  void jet(const Real* theta, const Real* direction, int order, Real* f, Real* d, Real* h);
+  void gradient(const Real* theta, Real* f, Real* g);
+
  private:
   template <class Functor>
   void for_each_chain(const Functor& functor, const char* phase);
-  // Writes the normals of one random block for every chain into `rows`, one
-  // thread per pair of normals (DrawNormalPairs).
-  void draw_normals(const StepContext& ctx, Draw purpose, uint64_t offset, Real* rows);
-  void jet(const Real* theta, const Real* direction, int order, Real* f, Real* d, Real* h);
-  void gradient(const Real* theta, Real* f, Real* g);
-  void evaluate_current();
-  void evaluate_proposal();
-  // As CpuEngine::average_curvature.
-  void average_curvature(const StepContext& ctx, bool at_proposal);
-  void step_line_hmc(const StepContext& ctx, bool adapting);
+  // The transition's passes on the current buffers (b_ changes when the
+  // adaptation starts or a state is restored).
+  ParallelStep<DeviceNetworkOps, CudaEngine> parallel();
   // Copies n values from the device to the host and waits for the copy.
   template <class T>
   void copy_to_host(const T* device, size_t n, T* host);
@@ -113,8 +114,11 @@ class CudaEngine {
   DeviceArray<Real> scratch_;  // (C, D) unit vectors for targets without a gradient()
   DeviceArray<Real> curvature_scratch_;  // (C) × kCurvatureScalarBuffers, PC samplers with M > 1
   DeviceTarget target_;
-  // Network models: the operations and the evaluator, null otherwise.
-  std::unique_ptr<DeviceNetworkOps> network_ops_;
+  // The stream's elementwise passes, reductions and products.
+  std::unique_ptr<DeviceNetworkOps> ops_;
+  DeviceArray<Sum3> step_sums_;              // (2C) ParallelStep's sums
+  DeviceArray<unsigned char> accepted_;      // (C) ParallelStep's accept flags
+  // Network models: the evaluator, null otherwise.
   std::unique_ptr<NetworkEvaluator<DeviceNetworkOps>> network_;
   int tile_ = 0;
   ChainBuffers b_;

@@ -124,14 +124,17 @@ class DeviceNetworkOps {
     check_reduce(cub::DeviceSegmentedReduce::Reduce(nullptr, bytes, values, out, count, begins, ends, AddSum3{},
                                                     Sum3{}, stream_),
                  phase);
-    // Stream-ordered, from the device's memory pool: no synchronisation. At
-    // least one byte, since a null buffer would make the next call a size query.
-    void* temp = nullptr;
-    FMALA_CUDA_CHECK(cudaMallocAsync(&temp, std::max<size_t>(bytes, 1), stream_));
-    const cudaError_t status = cub::DeviceSegmentedReduce::Reduce(temp, bytes, values, out, count, begins, ends,
-                                                                  AddSum3{}, Sum3{}, stream_);
-    FMALA_CUDA_CHECK(cudaFreeAsync(temp, stream_));
-    check_reduce(status, phase);
+    // One buffer for every call, grown when a call needs more (CUB needs
+    // about one byte here). At least one byte, since a null buffer would make the
+    // next call a size query. cudaFree waits for the device, so a buffer is
+    // not released while a queued reduction still uses it.
+    if (reduce_temp_.size() < std::max<size_t>(bytes, 1)) {
+      reduce_temp_ = DeviceArray<char>();
+      reduce_temp_ = DeviceArray<char>(std::max<size_t>(bytes, 1), stream_);
+    }
+    check_reduce(cub::DeviceSegmentedReduce::Reduce(reduce_temp_.data(), bytes, values, out, count, begins, ends,
+                                                    AddSum3{}, Sum3{}, stream_),
+                 phase);
   }
 
  private:
@@ -144,6 +147,7 @@ class DeviceNetworkOps {
 
   cudaStream_t stream_;
   cublasHandle_t handle_ = nullptr;
+  DeviceArray<char> reduce_temp_;  // temporary storage of segment_sums
 };
 
 }  // namespace fmala::cuda_detail

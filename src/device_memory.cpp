@@ -10,6 +10,7 @@
 #include "fmala/adapt/dual_averaging.hpp"
 #include "fmala/backend/buffer_layout.hpp"
 #include "fmala/backend/network_evaluator.hpp"
+#include "fmala/backend/parallel_step.hpp"
 #include "fmala/core/error.hpp"
 
 namespace fmala {
@@ -27,7 +28,7 @@ DeviceMemoryPlan device_memory_plan(const Model& model, const SamplerOptions& op
   DeviceMemoryPlan plan;
   plan.chain_bytes = sizeof(Real) * c * d * static_cast<size_t>(matrix_buffer_count(options)) +
                      sizeof(Real) * c * kScalarBuffers + sizeof(int64_t) * c * kCounterBuffers +
-                     sizeof(DualAveraging) * c;
+                     sizeof(DualAveraging) * c + kStepScratchBytesPerChain * c;
   if (has_curvature_tangents(options)) {
     plan.chain_bytes += sizeof(Real) * c * kCurvatureScalarBuffers;
   }

@@ -13,6 +13,7 @@
 #include "fmala/adapt/dual_averaging.hpp"
 #include "fmala/backend/buffer_layout.hpp"
 #include "fmala/backend/network_evaluator.hpp"
+#include "fmala/backend/parallel_step.hpp"
 #include "fmala/backend/device_memory.hpp"
 #include "fmala/backend/host_network_ops.hpp"
 #include "fmala/core/error.hpp"
@@ -255,7 +256,8 @@ TEST(DeviceMemory, ChainStateOfAnAnalyticTarget) {
   const DeviceMemoryPlan plan = device_memory_plan(*model, options, 1000, 0);
   const size_t expected = sizeof(Real) * 1000 * 11 * matrix_buffer_count(options) +
                           sizeof(Real) * 1000 * kScalarBuffers +
-                          sizeof(int64_t) * 1000 * kCounterBuffers + sizeof(DualAveraging) * 1000;
+                          sizeof(int64_t) * 1000 * kCounterBuffers + sizeof(DualAveraging) * 1000 +
+                          kStepScratchBytesPerChain * 1000;
   EXPECT_EQ(plan.chain_bytes, expected);
   EXPECT_EQ(plan.tile, 0);
   EXPECT_EQ(plan.total(), expected);

@@ -148,21 +148,35 @@ void chain_normals(uint64_t seed, uint64_t first_chain, int64_t count, int64_t s
 // Rescales u (dim normals) to the unit sphere. A zero or non-finite norm
 // (probability zero, but possible with a broken stream) gives the first
 // coordinate axis instead of a division by zero.
+// The factor 1/‖u‖ that scale_to_unit applies, from the squared norm Σ u²
+// summed in double; 0 when u cannot be rescaled (zero or non-finite norm).
+FMALA_HD inline double unit_factor(double norm2) {
+  return norm2 > 0.0 && isfinite(norm2) ? 1.0 / ::sqrt(norm2) : 0.0;
+}
+
+// Element i of the rescaled vector: u_i · factor, or with factor 0 the first
+// unit vector e₀, a valid direction for a vector that has none.
+FMALA_HD inline Real unit_element(Real u, double factor, bool first) {
+  if (factor == 0.0) {
+    return first ? Real(1) : Real(0);
+  }
+  return static_cast<Real>(u * factor);
+}
+
 FMALA_HD inline void scale_to_unit(int dim, Real* u) {
   double norm2 = 0.0;
   for (int i = 0; i < dim; ++i) {
     norm2 += u[i] * u[i];
   }
-  if (!(norm2 > 0.0) || !isfinite(norm2)) {
+  const double factor = unit_factor(norm2);
+  if (factor == 0.0) {
     for (int i = 0; i < dim; ++i) {
-      u[i] = Real(0);
+      u[i] = unit_element(u[i], factor, i == 0);
     }
-    u[0] = Real(1);
     return;
   }
-  const double inv = 1.0 / ::sqrt(norm2);
   for (int i = 0; i < dim; ++i) {
-    u[i] = static_cast<Real>(u[i] * inv);
+    u[i] = static_cast<Real>(u[i] * factor);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <math.h>
 
 #include "fmala/adapt/dual_averaging.hpp"
+#include "fmala/backend/sum3.hpp"
 #include "fmala/core/config.hpp"
 #include "fmala/random/philox.hpp"
 #include "fmala/samplers/kinds.hpp"
@@ -194,8 +195,7 @@ FMALA_HD inline void start_trajectory(const ChainBuffers& b, int k, Real p, Real
 // g'(t) is d (the jet at θ) on the first step and d* (the last jet at θ*)
 // after it. A non-finite value marks the trajectory as diverged (p = NaN);
 // θ* is then θ, so the remaining jets are evaluated at a finite point.
-FMALA_HD inline void phase_leapfrog_position(const ChainBuffers& b, int k, bool first) {
-  const size_t row = static_cast<size_t>(k) * b.dim;
+FMALA_HD inline void leapfrog_scalars(const ChainBuffers& b, int k, bool first) {
   const Real eps = b.leapfrog_step[k];
   const Real slope = first ? b.d[k] : b.d_prop[k];
   Real p = b.momentum[k];
@@ -212,11 +212,19 @@ FMALA_HD inline void phase_leapfrog_position(const ChainBuffers& b, int k, bool 
   }
   b.momentum[k] = p;
   b.line_t[k] = t;
-  const Real* theta = b.theta + row;
-  const Real* u = b.tangent + row;
-  Real* prop = b.theta_prop + row;
+}
+
+// θ*_j = θ_j + t u_j for element j of the (C, D) buffers, chain j / D.
+FMALA_HD inline void leapfrog_element(const ChainBuffers& b, size_t j) {
+  const Real t = b.line_t[j / static_cast<size_t>(b.dim)];
+  b.theta_prop[j] = b.theta[j] + t * b.tangent[j];
+}
+
+FMALA_HD inline void phase_leapfrog_position(const ChainBuffers& b, int k, bool first) {
+  leapfrog_scalars(b, k, first);
+  const size_t row = static_cast<size_t>(k) * b.dim;
   for (int i = 0; i < b.dim; ++i) {
-    prop[i] = theta[i] + t * u[i];
+    leapfrog_element(b, row + static_cast<size_t>(i));
   }
 }
 
@@ -246,6 +254,21 @@ FMALA_HD inline Real line_hmc_log_accept_ratio(const ChainBuffers& b, int k) {
   return (b.f_prop[k] - b.f[k]) - (Real(0.5) * p * p - b.kinetic_start[k]);
 }
 
+// Line-HMC only: chain k's momentum and jittered leapfrog step, the part of
+// phase_prepare that does not touch the tangent.
+FMALA_HD inline void prepare_momentum(const ChainBuffers& b, const StepContext& ctx, int k) {
+  if (ctx.options.kind == SamplerKind::line_hmc) {
+    Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
+    const Real p = static_cast<Real>(noise_stream.normal());
+    Real eps = b.step_size[k];
+    if (ctx.options.jitter > Real(0)) {
+      const Real uniform = static_cast<Real>(noise_stream.uniform());
+      eps *= Real(1) + ctx.options.jitter * (Real(2) * uniform - Real(1));
+    }
+    start_trajectory(b, k, p, eps);
+  }
+}
+
 // Draws chain k's tangent u at θ and, for Line-HMC, its momentum p ~ N(0, 1)
 // and jittered leapfrog step. p and the jitter's U come from the step's noise
 // stream, p first, so turning jitter on leaves p unchanged. With
@@ -263,16 +286,7 @@ FMALA_HD inline void phase_prepare(const ChainBuffers& b, const StepContext& ctx
     stream.normals(b.dim, u);
   }
   scale_to_unit(b.dim, u);
-  if (ctx.options.kind == SamplerKind::line_hmc) {
-    Stream noise_stream(ctx.seed, ctx.first_chain + static_cast<uint64_t>(k), ctx.step, Draw::noise);
-    const Real p = static_cast<Real>(noise_stream.normal());
-    Real eps = b.step_size[k];
-    if (ctx.options.jitter > Real(0)) {
-      const Real uniform = static_cast<Real>(noise_stream.uniform());
-      eps *= Real(1) + ctx.options.jitter * (Real(2) * uniform - Real(1));
-    }
-    start_trajectory(b, k, p, eps);
-  }
+  prepare_momentum(b, ctx, k);
 }
 
 // Draws chain k's proposal noise (z or ζ) and, where the sampler has one, its
@@ -305,60 +319,157 @@ FMALA_HD inline void draw_proposal_noise(const ChainBuffers& b, const StepContex
   }
 }
 
-// Builds θ* for chain k from the drawn noise and the per-chain scalars at θ.
-FMALA_HD inline void build_proposal(const ChainBuffers& b, const SamplerOptions& o, int k) {
-  const int dim = b.dim;
-  const size_t row = static_cast<size_t>(k) * dim;
-  const Real* theta = b.theta + row;
-  Real* prop = b.theta_prop + row;
-  const Real eta = b.step_size[k];
-
-  if (o.kind == SamplerKind::rwmh || o.kind == SamplerKind::mala) {
-    const Real* z = b.noise + row;
-    // RWMH: θ* = θ + η z;  MALA: θ* = θ + (η²/2) g + η z
-    const Real half_eta2 = Real(0.5) * eta * eta;
-    for (int i = 0; i < dim; ++i) {
-      const Real drift = o.kind == SamplerKind::mala ? half_eta2 * b.grad[row + i] : Real(0);
-      prop[i] = theta[i] + drift + eta * z[i];
-    }
+// The forward samplers' coefficients c and σ at θ for chain k, stored in
+// coef_c and coef_sigma (a floor taken is counted). RWMH and MALA have none.
+FMALA_HD inline void proposal_coefficients(const ChainBuffers& b, const SamplerOptions& o, int k) {
+  if (!is_forward(o.kind)) {
     return;
   }
-
-  const Coefficients co = forward_coefficients(o, dim, eta, b.d[k], b.h[k]);
+  const Coefficients co = forward_coefficients(o, b.dim, b.step_size[k], b.d[k], b.h[k]);
   b.coef_c[k] = co.c;
   b.coef_sigma[k] = co.sigma;
   if (co.floored) {
     b.n_floor[k] += 1;
   }
-  const Real* u = b.tangent + row;
+}
 
-  if (is_line(o.kind)) {
-    // θ* = θ + δ u with δ = c + σζ
-    const Real delta = co.c + co.sigma * b.zeta[k];
-    for (int i = 0; i < dim; ++i) {
-      prop[i] = theta[i] + delta * u[i];
+// The per-chain numbers θ* is built from, after proposal_coefficients:
+//   RWMH:   θ* = θ + η z
+//   MALA:   θ* = θ + (η²/2) g + η z
+//   line:   θ* = θ + δ u with δ = c + σζ
+//   full:   θ* = θ + c u + σ z (u* drawn independently or, aligned, equal to u)
+struct ProposalMove {
+  Real eta = 0;
+  Real half_eta2 = 0;
+  Real c = 0;
+  Real sigma = 0;
+  Real delta = 0;
+};
+
+FMALA_HD inline ProposalMove proposal_move(const ChainBuffers& b, const SamplerOptions& o, int k) {
+  ProposalMove m;
+  m.eta = b.step_size[k];
+  m.half_eta2 = Real(0.5) * m.eta * m.eta;
+  if (is_forward(o.kind)) {
+    m.c = b.coef_c[k];
+    m.sigma = b.coef_sigma[k];
+    if (is_line(o.kind)) {
+      m.delta = m.c + m.sigma * b.zeta[k];
     }
-    return;
   }
+  return m;
+}
 
-  // θ* = θ + c u + σ z, with u* drawn independently or (aligned) equal to u
-  const Real* z = b.noise + row;
-  const Real* u_rev = has_reverse_tangent(o) ? b.tangent_prop + row : u;
+// θ*_j for element j of the (C, D) buffers, of the chain whose move m is:
+// by the form of the move, then whichever the sampler uses.
+enum class MoveForm { random_walk, langevin, line, full };
+
+FMALA_HD constexpr MoveForm move_form(const SamplerOptions& o) {
+  return o.kind == SamplerKind::rwmh   ? MoveForm::random_walk
+         : o.kind == SamplerKind::mala ? MoveForm::langevin
+         : is_line(o.kind)             ? MoveForm::line
+                                       : MoveForm::full;
+}
+
+template <MoveForm F>
+FMALA_HD inline Real move_value(const ChainBuffers& b, const ProposalMove& m, size_t j) {
+  if constexpr (F == MoveForm::random_walk) {
+    return b.theta[j] + Real(0) + m.eta * b.noise[j];
+  } else if constexpr (F == MoveForm::langevin) {
+    return b.theta[j] + m.half_eta2 * b.grad[j] + m.eta * b.noise[j];
+  } else if constexpr (F == MoveForm::line) {
+    return b.theta[j] + m.delta * b.tangent[j];
+  } else {
+    return b.theta[j] + m.c * b.tangent[j] + m.sigma * b.noise[j];
+  }
+}
+
+FMALA_HD inline Real proposal_value(const ChainBuffers& b, const SamplerOptions& o, const ProposalMove& m,
+                                    size_t j) {
+  switch (move_form(o)) {
+    case MoveForm::random_walk:
+      return move_value<MoveForm::random_walk>(b, m, j);
+    case MoveForm::langevin:
+      return move_value<MoveForm::langevin>(b, m, j);
+    case MoveForm::line:
+      return move_value<MoveForm::line>(b, m, j);
+    case MoveForm::full:
+    default:
+      return move_value<MoveForm::full>(b, m, j);
+  }
+}
+
+// u*: drawn independently of u, or (aligned) u itself.
+FMALA_HD inline const Real* reverse_tangent(const ChainBuffers& b, const SamplerOptions& o) {
+  return has_reverse_tangent(o) ? b.tangent_prop : b.tangent;
+}
+
+// Element j's share of the full forward samplers' dot products, which log q
+// needs, in double: u·z, z·z and u·u* here, z·u* in proposal_dots_second.
+FMALA_HD inline Sum3 proposal_dots_first(const ChainBuffers& b, const SamplerOptions& o, size_t j) {
+  const double u = b.tangent[j];
+  const double z = b.noise[j];
+  return Sum3{u * z, z * z, u * reverse_tangent(b, o)[j]};
+}
+FMALA_HD inline Sum3 proposal_dots_second(const ChainBuffers& b, const SamplerOptions& o, size_t j) {
+  return Sum3{static_cast<double>(b.noise[j]) * reverse_tangent(b, o)[j], 0.0, 0.0};
+}
+
+// Stores chain k's dot products from their sums.
+FMALA_HD inline void store_proposal_dots(const ChainBuffers& b, int k, const Sum3& first, const Sum3& second) {
+  b.dot_uz[k] = static_cast<Real>(first.a);
+  b.dot_zz[k] = static_cast<Real>(first.b);
+  b.dot_uu_rev[k] = static_cast<Real>(first.c);
+  b.dot_zu_rev[k] = static_cast<Real>(second.a);
+}
+
+// Whether the sampler's log q needs the dot products of the proposal.
+FMALA_HD constexpr bool needs_proposal_dots(const SamplerOptions& o) {
+  return is_forward(o.kind) && !is_line(o.kind) && o.kind != SamplerKind::line_hmc;
+}
+
+// θ* of one chain's row [row, row + dim), one move form per loop.
+template <MoveForm F>
+FMALA_HD inline void build_row(const ChainBuffers& b, const ProposalMove& m, size_t row) {
+  for (int i = 0; i < b.dim; ++i) {
+    b.theta_prop[row + i] = move_value<F>(b, m, row + i);
+  }
+}
+
+// Builds θ* for chain k from the drawn noise and the per-chain scalars at θ.
+FMALA_HD inline void build_proposal(const ChainBuffers& b, const SamplerOptions& o, int k) {
+  const int dim = b.dim;
+  const size_t row = static_cast<size_t>(k) * dim;
+  proposal_coefficients(b, o, k);
+  const ProposalMove m = proposal_move(b, o, k);
+  switch (move_form(o)) {
+    case MoveForm::random_walk:
+      build_row<MoveForm::random_walk>(b, m, row);
+      return;
+    case MoveForm::langevin:
+      build_row<MoveForm::langevin>(b, m, row);
+      return;
+    case MoveForm::line:
+      build_row<MoveForm::line>(b, m, row);
+      return;
+    case MoveForm::full:
+      break;
+  }
+  // The full move, with its dot products in the same pass.
   double uz = 0.0;
   double zz = 0.0;
   double uu_rev = 0.0;
   double zu_rev = 0.0;
   for (int i = 0; i < dim; ++i) {
-    prop[i] = theta[i] + co.c * u[i] + co.sigma * z[i];
-    uz += static_cast<double>(u[i]) * z[i];
-    zz += static_cast<double>(z[i]) * z[i];
-    uu_rev += static_cast<double>(u[i]) * u_rev[i];
-    zu_rev += static_cast<double>(z[i]) * u_rev[i];
+    const size_t j = row + i;
+    b.theta_prop[j] = move_value<MoveForm::full>(b, m, j);
+    const Sum3 first = proposal_dots_first(b, o, j);
+    uz += first.a;
+    zz += first.b;
+    uu_rev += first.c;
+    zu_rev += proposal_dots_second(b, o, j).a;
   }
-  b.dot_uz[k] = static_cast<Real>(uz);
-  b.dot_zz[k] = static_cast<Real>(zz);
-  b.dot_uu_rev[k] = static_cast<Real>(uu_rev);
-  b.dot_zu_rev[k] = static_cast<Real>(zu_rev);
+  store_proposal_dots(b, k, Sum3{uz, zz, uu_rev}, Sum3{zu_rev, 0.0, 0.0});
 }
 
 FMALA_HD inline void phase_propose(const ChainBuffers& b, const StepContext& ctx, int k,
@@ -367,25 +478,39 @@ FMALA_HD inline void phase_propose(const ChainBuffers& b, const StepContext& ctx
   build_proposal(b, ctx.options, k);
 }
 
-// log q(θ|θ*) − log q(θ*|θ) for chain k after the proposal was evaluated. Sets
+// Element j's share of MALA's sums z·(g + g*) (in a) and ‖g + g*‖² (in b),
+// which its log q needs.
+FMALA_HD inline Sum3 mala_terms(const ChainBuffers& b, size_t j) {
+  const double gsum = static_cast<double>(b.grad[j]) + b.grad_prop[j];
+  return Sum3{static_cast<double>(b.noise[j]) * gsum, gsum * gsum, 0.0};
+}
+
+// Chain k's MALA sums, in index order.
+FMALA_HD inline Sum3 mala_sums(const ChainBuffers& b, int k) {
+  const size_t row = static_cast<size_t>(k) * b.dim;
+  double z_gsum = 0.0;
+  double gsum2 = 0.0;
+  for (int i = 0; i < b.dim; ++i) {
+    const Sum3 terms = mala_terms(b, row + i);
+    z_gsum += terms.a;
+    gsum2 += terms.b;
+  }
+  return Sum3{z_gsum, gsum2, 0.0};
+}
+
+// log q(θ|θ*) − log q(θ*|θ) for chain k after the proposal was evaluated,
+// with MALA's sums from mala_sums (unused by the other samplers). Sets
 // *valid to false when the reverse move is undefined (zero or non-finite σ*).
-FMALA_HD inline Real log_q_ratio(const ChainBuffers& b, const StepContext& ctx, int k, bool* valid) {
+FMALA_HD inline Real log_q_ratio(const ChainBuffers& b, const StepContext& ctx, int k, const Sum3& mala,
+                                 bool* valid) {
   const SamplerOptions& o = ctx.options;
   const int dim = b.dim;
-  const size_t row = static_cast<size_t>(k) * dim;
   *valid = true;
   if (o.kind == SamplerKind::rwmh) {
     return Real(0);
   }
   if (o.kind == SamplerKind::mala) {
-    double z_gsum = 0.0;
-    double gsum2 = 0.0;
-    for (int i = 0; i < dim; ++i) {
-      const double gsum = static_cast<double>(b.grad[row + i]) + b.grad_prop[row + i];
-      z_gsum += static_cast<double>(b.noise[row + i]) * gsum;
-      gsum2 += gsum * gsum;
-    }
-    return mala_log_q_ratio(b.step_size[k], static_cast<Real>(z_gsum), static_cast<Real>(gsum2));
+    return mala_log_q_ratio(b.step_size[k], static_cast<Real>(mala.a), static_cast<Real>(mala.b));
   }
   const Coefficients rev = forward_coefficients(o, dim, b.step_size[k], b.d_prop[k], b.h_prop[k]);
   if (rev.floored) {
@@ -408,7 +533,7 @@ FMALA_HD inline Real log_q_ratio(const ChainBuffers& b, const StepContext& ctx, 
 
 // log α for chain k, NaN when the proposal must be rejected for a non-finite
 // value or an undefined reverse move.
-FMALA_HD inline Real log_accept_ratio(const ChainBuffers& b, const StepContext& ctx, int k) {
+FMALA_HD inline Real log_accept_ratio(const ChainBuffers& b, const StepContext& ctx, int k, const Sum3& mala) {
   const SamplerOptions& o = ctx.options;
   if (o.kind == SamplerKind::line_hmc) {
     return line_hmc_log_accept_ratio(b, k);
@@ -424,17 +549,25 @@ FMALA_HD inline Real log_accept_ratio(const ChainBuffers& b, const StepContext& 
   Real log_alpha = Real(NAN);
   if (finite) {
     bool valid = true;
-    const Real ratio = log_q_ratio(b, ctx, k, &valid);
+    const Real ratio = log_q_ratio(b, ctx, k, mala, &valid);
     log_alpha = valid ? b.f_prop[k] - b.f[k] + ratio : Real(NAN);
   }
   return log_alpha;
 }
 
-FMALA_HD inline void phase_accept(const ChainBuffers& b, const StepContext& ctx, int k, bool adapting) {
+// log α with MALA's sums computed here, in index order.
+FMALA_HD inline Real log_accept_ratio(const ChainBuffers& b, const StepContext& ctx, int k) {
+  return log_accept_ratio(b, ctx, k, ctx.options.kind == SamplerKind::mala ? mala_sums(b, k) : Sum3{});
+}
+
+// Chain k's accept/reject decision with MALA's sums from mala_sums: counts,
+// acceptance probability, the scalars of an accepted proposal and the
+// per-chain step-size adaptation. Returns whether the proposal was accepted;
+// the (C, D) buffers are the caller's to copy (accept_element).
+FMALA_HD inline bool decide_accept(const ChainBuffers& b, const StepContext& ctx, int k, bool adapting,
+                                   const Sum3& mala) {
   const SamplerOptions& o = ctx.options;
-  const int dim = b.dim;
-  const size_t row = static_cast<size_t>(k) * dim;
-  const Real log_alpha = log_accept_ratio(b, ctx, k);
+  const Real log_alpha = log_accept_ratio(b, ctx, k, mala);
   if (isnan(log_alpha)) {
     b.n_nonfinite[k] += 1;
   }
@@ -448,27 +581,55 @@ FMALA_HD inline void phase_accept(const ChainBuffers& b, const StepContext& ctx,
   if (accept) {
     b.n_accepted[k] += 1;
     b.f[k] = b.f_prop[k];
-    for (int i = 0; i < dim; ++i) {
-      b.theta[row + i] = b.theta_prop[row + i];
-    }
-    if (o.kind == SamplerKind::mala) {
-      for (int i = 0; i < dim; ++i) {
-        b.grad[row + i] = b.grad_prop[row + i];
-      }
-    }
     if (is_forward(o.kind) && o.persistent) {
       b.d[k] = b.d_prop[k];
       b.h[k] = b.h_prop[k];
-      if (has_reverse_tangent(o)) {
-        for (int i = 0; i < dim; ++i) {
-          b.tangent[row + i] = b.tangent_prop[row + i];
-        }
-      }
     }
   }
 
   if (adapting && ctx.adapt_per_chain) {
     b.step_size[k] = b.adapt[k].update(b.accept_prob[k], ctx.target_accept, ctx.min_step);
+  }
+  return accept;
+}
+
+// The vectors an accepted proposal brings along with θ*: MALA's gradient
+// and a persistent sampler's reverse tangent.
+FMALA_HD constexpr bool accepts_gradient(const SamplerOptions& o) { return o.kind == SamplerKind::mala; }
+FMALA_HD constexpr bool accepts_tangent(const SamplerOptions& o) {
+  return is_forward(o.kind) && o.persistent && has_reverse_tangent(o);
+}
+
+// Element j of an accepted proposal: θ ← θ*, and the vectors cached with it.
+FMALA_HD inline void accept_element(const ChainBuffers& b, const SamplerOptions& o, size_t j) {
+  b.theta[j] = b.theta_prop[j];
+  if (accepts_gradient(o)) {
+    b.grad[j] = b.grad_prop[j];
+  }
+  if (accepts_tangent(o)) {
+    b.tangent[j] = b.tangent_prop[j];
+  }
+}
+
+FMALA_HD inline void copy_row(const Real* from, Real* to, size_t row, int dim) {
+  for (int i = 0; i < dim; ++i) {
+    to[row + i] = from[row + i];
+  }
+}
+
+FMALA_HD inline void phase_accept(const ChainBuffers& b, const StepContext& ctx, int k, bool adapting) {
+  const SamplerOptions& o = ctx.options;
+  const Sum3 mala = o.kind == SamplerKind::mala ? mala_sums(b, k) : Sum3{};
+  if (decide_accept(b, ctx, k, adapting, mala)) {
+    // accept_element's copies, one vector per loop.
+    const size_t row = static_cast<size_t>(k) * b.dim;
+    copy_row(b.theta_prop, b.theta, row, b.dim);
+    if (accepts_gradient(o)) {
+      copy_row(b.grad_prop, b.grad, row, b.dim);
+    }
+    if (accepts_tangent(o)) {
+      copy_row(b.tangent_prop, b.tangent, row, b.dim);
+    }
   }
 }
 
