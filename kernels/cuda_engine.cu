@@ -1,8 +1,9 @@
 // The CUDA engine and the CUDA back end's run_sampler. Each transition is
 // ParallelStep's sequence of passes over the __host__ __device__ phase
-// functions that the CPU engine runs, so both back ends make the same draws
-// from the same seed, up to the last bits of device math functions (see
-// random/philox.hpp), of fused multiply-adds and of sums over the parameters.
+// functions that the CPU engine runs. Both back ends therefore make the same
+// draws from the same seed, up to the last bits of device math functions
+// (see random/philox.hpp), of fused multiply-adds and of sums over the
+// parameters.
 
 #include "cuda_engine.cuh"
 
@@ -10,7 +11,6 @@
 #include <thrust/fill.h>
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
-#include <thrust/reduce.h>
 #include <thrust/system_error.h>
 
 #include <algorithm>
@@ -387,17 +387,14 @@ void CudaEngine::finish_chain_adaptation() { for_each_chain(FinishAdaptation{b_}
 void CudaEngine::step(const StepContext& ctx, bool adapting) { parallel().step(ctx, adapting); }
 
 // The one device-to-host transfer inside a warmup step with a shared step
-// size: the sum over chains, reduced on the device. Its summation order
-// differs from the CPU's sequential loop, so the mean may differ in the last bits.
+// size: the chains' min(1, α), added on the host in chain order as the CPU
+// engine adds them, so that the shared step size depends on the same sum.
 Real CudaEngine::mean_accept_prob() {
+  host_accept_prob_.resize(static_cast<size_t>(chains_));
+  copy_to_host(b_.accept_prob, host_accept_prob_.size(), host_accept_prob_.data());
   double sum = 0.0;
-  try {
-    sum = thrust::reduce(thrust::cuda::par.on(stream_.get()), b_.accept_prob,
-                         b_.accept_prob + chains_, 0.0);
-  } catch (const thrust::system_error& e) {
-    throw make_error("CUDA back end",
-                     std::string("mean acceptance probability failed: ") + e.what(),
-                     "Check the device with nvidia-smi, or use --backend cpu");
+  for (const Real p : host_accept_prob_) {
+    sum += p;
   }
   return static_cast<Real>(sum / chains_);
 }

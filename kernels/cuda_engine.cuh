@@ -124,6 +124,7 @@ class CudaEngine {
   ChainBuffers b_;
   std::vector<Real> host_theta_;  // (C, D) staging for record()
   std::vector<Real> host_f_;      // (C)
+  std::vector<Real> host_accept_prob_;  // (C) staging for mean_accept_prob()
 };
 
 }  // namespace fmala::cuda_detail
