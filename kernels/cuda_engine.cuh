@@ -79,9 +79,9 @@ class CudaEngine {
   // that Thrust allocates for a reduction is not included.
   size_t device_bytes() const;
 
-  // The model's log density f and, by order, its derivatives along
-  // `direction` (Model::jet), or its gradient, for every chain at device
-  // states; the Evaluate of ParallelStep.
+  // Evaluates the model for every chain at device states: f and, by order, its
+  // derivatives along `direction` (as Model::jet), or f and its gradient.
+  // ParallelStep calls these two as its Evaluate.
   void jet(const Real* theta, const Real* direction, int order, Real* f, Real* d, Real* h);
   void gradient(const Real* theta, Real* f, Real* g);
 

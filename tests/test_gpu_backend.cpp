@@ -3,11 +3,11 @@
 // end reports and rejects on any machine, with or without a device.
 //
 // CPU/GPU parity: both back ends run the same per-chain phase functions on the
-// same Philox streams, and their uniforms are bit-identical. Normals may
-// differ in the last bits because cuRAND's device Box-Muller uses sincospi;
-// device exp and log (log U among them) may differ from glibc by an ulp; the
-// device fuses multiply-adds; and it adds sums over the parameters in
-// another order. So values agree to far better than 1e-5 relative, and an
+// same Philox streams, and their uniforms are bit-identical. Values may still
+// differ in the last bits, for four reasons. cuRAND's device Box-Muller uses
+// sincospi. Device exp and log (log U among them) may differ from glibc by an
+// ulp. The device fuses multiply-adds. It also adds sums over the parameters
+// in another order. So values agree to far better than 1e-5 relative, and an
 // accept decision can differ only where log U lies within rounding of log α.
 
 #include <gtest/gtest.h>

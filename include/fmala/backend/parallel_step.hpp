@@ -136,7 +136,7 @@ struct LeapfrogScalars {
 
 struct LeapfrogElements {
   ChainBuffers b;
-  FMALA_HD void operator()(size_t j) const { leapfrog_element(b, j); }
+  FMALA_HD void operator()(size_t j) const { leapfrog_element(b, b.line_t[j / static_cast<size_t>(b.dim)], j); }
 };
 
 struct LeapfrogMomentum {

@@ -53,6 +53,13 @@ enum class Draw : unsigned {
 };
 inline constexpr unsigned kDrawKinds = 8;
 
+// The position, in 32-bit words of a chain's Philox sequence, at which the
+// block of (step, purpose) starts, plus `offset` words into it.
+FMALA_HD inline uint64_t block_words(int64_t step, Draw purpose, uint64_t offset) {
+  const uint64_t block = static_cast<uint64_t>(step + 1) * kDrawKinds + static_cast<uint64_t>(purpose);
+  return (block << 32) + offset;
+}
+
 class Stream {
  public:
   // step = -1 is the initialisation; sampler steps count from 0. Steps up to
@@ -60,9 +67,7 @@ class Stream {
   // block of 2^32 that (step, purpose) select, so several vectors can be
   // drawn from one block independently of each other.
   FMALA_HD Stream(uint64_t seed, uint64_t chain, int64_t step, Draw purpose, uint64_t offset = 0) {
-    const uint64_t block = static_cast<uint64_t>(step + 1) * kDrawKinds +
-                           static_cast<uint64_t>(purpose);
-    curand_init(seed, chain, (block << 32) + offset, &state_);
+    curand_init(seed, chain, block_words(step, purpose, offset), &state_);
   }
 
   FMALA_HD double normal() {
@@ -113,8 +118,7 @@ class Stream {
 // purpose) starts, `offset` words in (a multiple of 4). A Stream's generator
 // is at this counter after construction.
 FMALA_HD inline uint64_t block_counter(int64_t step, Draw purpose, uint64_t offset) {
-  const uint64_t block = static_cast<uint64_t>(step + 1) * kDrawKinds + static_cast<uint64_t>(purpose);
-  return ((block << 32) + offset) / 4;
+  return block_words(step, purpose, offset) / 4;
 }
 
 // Normals 2p and 2p + 1 of the stream of `chain` whose block starts at the
@@ -145,9 +149,6 @@ FMALA_HD inline void normal_pair_at(uint64_t seed, uint64_t chain, uint64_t low,
 void chain_normals(uint64_t seed, uint64_t first_chain, int64_t count, int64_t step, Draw purpose,
                    uint64_t offset, int64_t n, double* out, int64_t ld);
 
-// Rescales u (dim normals) to the unit sphere. A zero or non-finite norm
-// (probability zero, but possible with a broken stream) gives the first
-// coordinate axis instead of a division by zero.
 // The factor 1/‖u‖ that scale_to_unit applies, from the squared norm Σ u²
 // summed in double; 0 when u cannot be rescaled (zero or non-finite norm).
 FMALA_HD inline double unit_factor(double norm2) {
@@ -163,6 +164,9 @@ FMALA_HD inline Real unit_element(Real u, double factor, bool first) {
   return static_cast<Real>(u * factor);
 }
 
+// Rescales u (dim normals) to the unit sphere. A zero or non-finite norm
+// (probability zero, but possible with a broken stream) gives the first
+// coordinate axis instead of a division by zero.
 FMALA_HD inline void scale_to_unit(int dim, Real* u) {
   double norm2 = 0.0;
   for (int i = 0; i < dim; ++i) {

@@ -214,17 +214,17 @@ FMALA_HD inline void leapfrog_scalars(const ChainBuffers& b, int k, bool first) 
   b.line_t[k] = t;
 }
 
-// θ*_j = θ_j + t u_j for element j of the (C, D) buffers, chain j / D.
-FMALA_HD inline void leapfrog_element(const ChainBuffers& b, size_t j) {
-  const Real t = b.line_t[j / static_cast<size_t>(b.dim)];
+// Writes θ*_j = θ_j + t u_j for element j of the (C, D) buffers, with t its chain's position.
+FMALA_HD inline void leapfrog_element(const ChainBuffers& b, Real t, size_t j) {
   b.theta_prop[j] = b.theta[j] + t * b.tangent[j];
 }
 
 FMALA_HD inline void phase_leapfrog_position(const ChainBuffers& b, int k, bool first) {
   leapfrog_scalars(b, k, first);
   const size_t row = static_cast<size_t>(k) * b.dim;
+  const Real t = b.line_t[k];
   for (int i = 0; i < b.dim; ++i) {
-    leapfrog_element(b, row + static_cast<size_t>(i));
+    leapfrog_element(b, t, row + static_cast<size_t>(i));
   }
 }
 
@@ -360,8 +360,7 @@ FMALA_HD inline ProposalMove proposal_move(const ChainBuffers& b, const SamplerO
   return m;
 }
 
-// θ*_j for element j of the (C, D) buffers, of the chain whose move m is:
-// by the form of the move, then whichever the sampler uses.
+// The form of a sampler's move, one of the four above.
 enum class MoveForm { random_walk, langevin, line, full };
 
 FMALA_HD constexpr MoveForm move_form(const SamplerOptions& o) {
@@ -371,6 +370,7 @@ FMALA_HD constexpr MoveForm move_form(const SamplerOptions& o) {
                                        : MoveForm::full;
 }
 
+// θ*_j for element j of the (C, D) buffers under move form F, with m the move of j's chain.
 template <MoveForm F>
 FMALA_HD inline Real move_value(const ChainBuffers& b, const ProposalMove& m, size_t j) {
   if constexpr (F == MoveForm::random_walk) {
@@ -384,6 +384,7 @@ FMALA_HD inline Real move_value(const ChainBuffers& b, const ProposalMove& m, si
   }
 }
 
+// θ*_j with the sampler's move form chosen at run time, for one thread per element.
 FMALA_HD inline Real proposal_value(const ChainBuffers& b, const SamplerOptions& o, const ProposalMove& m,
                                     size_t j) {
   switch (move_form(o)) {
@@ -428,7 +429,7 @@ FMALA_HD constexpr bool needs_proposal_dots(const SamplerOptions& o) {
   return is_forward(o.kind) && !is_line(o.kind) && o.kind != SamplerKind::line_hmc;
 }
 
-// θ* of one chain's row [row, row + dim), one move form per loop.
+// Writes θ* of the chain row that starts at `row`, with the move form fixed per loop.
 template <MoveForm F>
 FMALA_HD inline void build_row(const ChainBuffers& b, const ProposalMove& m, size_t row) {
   for (int i = 0; i < b.dim; ++i) {
