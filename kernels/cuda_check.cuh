@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "fmala/core/error.hpp"
 
@@ -110,6 +111,78 @@ class StreamHandle {
  private:
   cudaStream_t stream_ = nullptr;
   bool owned_ = true;
+};
+
+// An event for ordering work between streams; it records no time.
+class EventHandle {
+ public:
+  EventHandle() { FMALA_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
+  EventHandle(const EventHandle&) = delete;
+  EventHandle& operator=(const EventHandle&) = delete;
+  ~EventHandle() {
+    if (event_) {
+      cudaEventDestroy(event_);
+    }
+  }
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// n values of T in page-locked host memory, which a copy from the device
+// fills while the host goes on. When the host cannot lock that much memory
+// it falls back to ordinary memory: the copies into it then make the host
+// wait, and their results are the same.
+template <class T>
+class HostStagingArray {
+ public:
+  HostStagingArray() = default;
+  explicit HostStagingArray(size_t n) : size_(n) {
+    if (n == 0) {
+      return;
+    }
+    void* p = nullptr;
+    if (cudaMallocHost(&p, n * sizeof(T)) == cudaSuccess) {
+      pinned_ = static_cast<T*>(p);
+    } else {
+      (void)cudaGetLastError();  // an allocation failure is not sticky; clear it
+      fallback_.resize(n);
+    }
+  }
+  HostStagingArray(const HostStagingArray&) = delete;
+  HostStagingArray& operator=(const HostStagingArray&) = delete;
+  HostStagingArray(HostStagingArray&& other) noexcept
+      : pinned_(std::exchange(other.pinned_, nullptr)),
+        fallback_(std::move(other.fallback_)),
+        size_(std::exchange(other.size_, 0)) {}
+  HostStagingArray& operator=(HostStagingArray&& other) noexcept {
+    if (this != &other) {
+      release();
+      pinned_ = std::exchange(other.pinned_, nullptr);
+      fallback_ = std::move(other.fallback_);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+  ~HostStagingArray() { release(); }
+
+  T* data() { return pinned_ ? pinned_ : fallback_.data(); }
+  const T* data() const { return pinned_ ? pinned_ : fallback_.data(); }
+  size_t size() const { return size_; }
+  bool page_locked() const { return pinned_ != nullptr; }
+
+ private:
+  void release() noexcept {
+    if (pinned_) {
+      cudaFreeHost(pinned_);
+      pinned_ = nullptr;
+    }
+  }
+
+  T* pinned_ = nullptr;
+  std::vector<T> fallback_;
+  size_t size_ = 0;
 };
 
 }  // namespace fmala::cuda_detail

@@ -149,7 +149,8 @@ int supported_dim(const Model& model) {
 // ---- construction -------------------------------------------------------------------------
 
 CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
-                       uint64_t first_chain, const cuda::DeviceBuffers* device, int kept_draws)
+                       uint64_t first_chain, const cuda::DeviceBuffers* device, int kept_draws,
+                       bool records_draws)
     // supported_dim() runs before any member touches the device, so an
     // unsupported model is reported as such even on a machine without one.
     : options_(options),
@@ -172,7 +173,8 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
   const DeviceMemoryPlan plan = plan_device_memory(
       model, options_, chains_, free_bytes / 10 * 9,
       "CUDA device " + std::to_string(device_index) + " (" + prop.name + ", " +
-          std::to_string(free_bytes >> 20) + " MiB free)");
+          std::to_string(free_bytes >> 20) + " MiB free)",
+      records_draws ? draw_copies() : DrawCopies::none);
   tile_ = plan.tile;
   if (const AnalyticTarget* analytic = model.analytic_target()) {
     const AnalyticTarget& spec = *analytic;
@@ -218,11 +220,37 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
       scratch_ = DeviceArray<Real>(cd, stream_.get());
     }
   }
+  if (records_draws) {
+    allocate_draw_staging();
+  }
+}
+
+CudaEngine::~CudaEngine() {
+  // Errors are ignored: a destructor must not throw.
+  if (copy_stream_) {
+    cudaStreamSynchronize(copy_stream_->get());
+  }
+}
+
+void CudaEngine::allocate_draw_staging() {
+  const size_t c = static_cast<size_t>(chains_);
+  if (draw_copies() == DrawCopies::states) {
+    stage_theta_ = DeviceArray<Real>(c * dim_, stream_.get());
+    host_theta_ = HostStagingArray<Real>(c * dim_);
+  }
+  stage_scalars_ = DeviceArray<Real>(c * kDrawStagingScalars, stream_.get());
+  stage_counts_ = DeviceArray<int64_t>(c * kCounterBuffers, stream_.get());
+  host_scalars_ = HostStagingArray<Real>(c * kDrawStagingScalars);
+  host_counts_ = HostStagingArray<int64_t>(c * kCounterBuffers);
+  copy_stream_ = std::make_unique<StreamHandle>();
+  snapshot_taken_ = std::make_unique<EventHandle>();
+  copied_ = std::make_unique<EventHandle>();
 }
 
 size_t CudaEngine::device_bytes() const {
   return scales_.bytes() + matrices_.bytes() + scalars_.bytes() + counts_.bytes() + adapt_.bytes() +
          scratch_.bytes() + curvature_scratch_.bytes() + step_sums_.bytes() + accepted_.bytes() +
+         stage_theta_.bytes() + stage_scalars_.bytes() + stage_counts_.bytes() +
          (network_ ? network_->bytes() : 0);
 }
 
@@ -354,13 +382,13 @@ void CudaEngine::initialize(const std::vector<Real>& theta0) {
   } else {
     jet(b_.theta, nullptr, 0, b_.f, nullptr, nullptr);
   }
-  host_f_.resize(static_cast<size_t>(chains_));
-  copy_to_host(b_.f, host_f_.size(), host_f_.data());
+  std::vector<Real> f(static_cast<size_t>(chains_));
+  copy_to_host(b_.f, f.size(), f.data());
   for (int k = 0; k < chains_; ++k) {
-    if (!std::isfinite(host_f_[k])) {
+    if (!std::isfinite(f[k])) {
       throw make_error("initial state",
                        "the log-density of chain " + std::to_string(k) + " is not finite (" +
-                           std::to_string(host_f_[k]) + ")",
+                           std::to_string(f[k]) + ")",
                        "Start from a point where the density is positive");
     }
   }
@@ -399,19 +427,26 @@ Real CudaEngine::mean_accept_prob() {
   return static_cast<Real>(sum / chains_);
 }
 
-// TODO: copy into pinned host buffers with cudaMemcpyAsync and scatter them
-// while the next steps run, instead of waiting for the copy here.
 void CudaEngine::synchronize() { FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.get())); }
 
-void CudaEngine::record(Draws& out, int index) {
+// NOTE: the driver's side of these deferred copies is tested on the CPU
+// (tests/test_draw_record.cpp); the copies themselves have not yet run on a GPU.
+void CudaEngine::record(Draws& out, int index, DrawDone done) {
+  // The staging holds one draw, so the previous one must have left it.
+  finish_records();
+  if (!copy_stream_) {
+    allocate_draw_staging();
+  }
+  const cudaStream_t stream = stream_.get();
+  const size_t c = static_cast<size_t>(chains_);
+  const size_t cd = c * dim_;
   if (device_.draws) {
     // Draw `index` of chain k goes to (k · S + index) · D in the caller's
     // buffer, scattered by a kernel. A strided copy would need a pitch of
     // S · D · 8 bytes, more than cudaMemcpy2D accepts (2^31 - 1) for long
     // runs of large models.
-    const size_t cd = static_cast<size_t>(chains_) * dim_;
     try {
-      thrust::for_each(thrust::cuda::par_nosync.on(stream_.get()), thrust::counting_iterator<size_t>(0),
+      thrust::for_each(thrust::cuda::par_nosync.on(stream), thrust::counting_iterator<size_t>(0),
                        thrust::counting_iterator<size_t>(cd),
                        ScatterDraw{b_.theta, b_.f, dim_, kept_draws_, index, device_.draws,
                                    device_.log_density});
@@ -420,25 +455,56 @@ void CudaEngine::record(Draws& out, int index) {
                        "Check the device with nvidia-smi");
     }
     FMALA_CUDA_CHECK(cudaGetLastError());
-    host_f_.resize(static_cast<size_t>(chains_));
-    copy_to_host(b_.f, host_f_.size(), host_f_.data());
-    for (int k = 0; k < chains_; ++k) {
-      out.log_density[static_cast<size_t>(k) * out.draws + index] = host_f_[k];
-    }
+  } else {
+    FMALA_CUDA_CHECK(cudaMemcpyAsync(stage_theta_.data(), b_.theta, cd * sizeof(Real),
+                                     cudaMemcpyDeviceToDevice, stream));
+  }
+  // The snapshot on the device, in the order of kDrawStagingScalars; the
+  // next transitions queue behind these copies on the same stream.
+  const Real* scalars[kDrawStagingScalars] = {b_.f, b_.accept_prob_sum, b_.step_size, b_.accept_prob};
+  for (int i = 0; i < kDrawStagingScalars; ++i) {
+    FMALA_CUDA_CHECK(cudaMemcpyAsync(stage_scalars_.data() + i * c, scalars[i], c * sizeof(Real),
+                                     cudaMemcpyDeviceToDevice, stream));
+  }
+  FMALA_CUDA_CHECK(cudaMemcpyAsync(stage_counts_.data(), counts_.data(), stage_counts_.bytes(),
+                                   cudaMemcpyDeviceToDevice, stream));
+  FMALA_CUDA_CHECK(cudaEventRecord(snapshot_taken_->get(), stream));
+  // The copy to the host runs on its own stream, beside the next transitions.
+  const cudaStream_t copy = copy_stream_->get();
+  FMALA_CUDA_CHECK(cudaStreamWaitEvent(copy, snapshot_taken_->get(), 0));
+  if (!device_.draws) {
+    FMALA_CUDA_CHECK(cudaMemcpyAsync(host_theta_.data(), stage_theta_.data(), stage_theta_.bytes(),
+                                     cudaMemcpyDeviceToHost, copy));
+  }
+  FMALA_CUDA_CHECK(cudaMemcpyAsync(host_scalars_.data(), stage_scalars_.data(), stage_scalars_.bytes(),
+                                   cudaMemcpyDeviceToHost, copy));
+  FMALA_CUDA_CHECK(cudaMemcpyAsync(host_counts_.data(), stage_counts_.data(), stage_counts_.bytes(),
+                                   cudaMemcpyDeviceToHost, copy));
+  FMALA_CUDA_CHECK(cudaEventRecord(copied_->get(), copy));
+  in_flight_.start(out, index, std::move(done));
+}
+
+void CudaEngine::finish_records() {
+  if (!in_flight_.active()) {
     return;
   }
-  const size_t cd = static_cast<size_t>(chains_) * dim_;
-  host_theta_.resize(cd);
-  host_f_.resize(static_cast<size_t>(chains_));
-  FMALA_CUDA_CHECK(cudaMemcpyAsync(host_theta_.data(), b_.theta, cd * sizeof(Real),
-                                   cudaMemcpyDeviceToHost, stream_.get()));
-  copy_to_host(b_.f, host_f_.size(), host_f_.data());
-  for (int k = 0; k < chains_; ++k) {
-    const size_t slot = static_cast<size_t>(k) * out.draws + index;
-    std::copy(host_theta_.begin() + static_cast<std::ptrdiff_t>(k) * dim_,
-              host_theta_.begin() + static_cast<std::ptrdiff_t>(k + 1) * dim_,
-              out.values.begin() + static_cast<std::ptrdiff_t>(slot * dim_));
-    out.log_density[slot] = host_f_[k];
+  const cudaError_t status = cudaEventSynchronize(copied_->get());
+  if (status != cudaSuccess) {
+    in_flight_.cancel();
+    throw cuda_error(status, "cudaEventSynchronize(copied_->get())", __FILE__, __LINE__);
+  }
+  const size_t c = static_cast<size_t>(chains_);
+  const Real* scalars = host_scalars_.data();
+  in_flight_.complete(chains_, dim_, device_.draws ? nullptr : host_theta_.data(), scalars,
+                      counters_from(chains_, host_counts_.data(), scalars + c, scalars + 2 * c, scalars + 3 * c));
+}
+
+void CudaEngine::cancel_records() noexcept {
+  if (in_flight_.active()) {
+    // The copy still writes into the staging; let it finish. Errors are
+    // ignored: the run is already leaving with its own.
+    cudaEventSynchronize(copied_->get());
+    in_flight_.cancel();
   }
 }
 
@@ -589,7 +655,8 @@ SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
     FMALA_CUDA_CHECK(cudaDeviceSynchronize());
   }
   cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed,
-                                 static_cast<uint64_t>(settings.first_chain), &buffers, settings.draws);
+                                 static_cast<uint64_t>(settings.first_chain), &buffers, settings.draws,
+                                 /*records_draws=*/true);
   SamplerRun run = drive(engine, model, settings, theta0, progress, RunControl{});
   engine.synchronize();
   run.peak_memory_bytes = engine.device_bytes();
@@ -601,7 +668,7 @@ SamplerRun run_sampler(const Model& model, const RunSettings& settings,
                        const std::vector<Real>& theta0, const ProgressFn& progress,
                        const RunControl& control) {
   cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed,
-                                 settings.first_chain);
+                                 settings.first_chain, nullptr, 0, /*records_draws=*/true);
   SamplerRun run = drive(engine, model, settings, theta0, progress, control);
   run.peak_memory_bytes = engine.device_bytes();
   run.device_tile = engine.network_tile();

@@ -13,10 +13,12 @@
 
 #include "cuda_check.cuh"
 #include "device_ops.cuh"
+#include "fmala/backend/cuda.hpp"
+#include "fmala/backend/device_memory.hpp"
+#include "fmala/backend/draw_record.hpp"
+#include "fmala/backend/driver.hpp"
 #include "fmala/backend/network_evaluator.hpp"
 #include "fmala/backend/parallel_step.hpp"
-#include "fmala/backend/cuda.hpp"
-#include "fmala/backend/driver.hpp"
 #include "fmala/model/model.hpp"
 #include "fmala/samplers/phases.hpp"
 #include "fmala/targets/funnel.hpp"
@@ -46,9 +48,15 @@ class CudaEngine {
   // With `device`, the engine runs on the caller's stream (when given), reads
   // the initial states from the caller's device buffer (when given) and
   // record() writes the kept draws into the caller's device buffers.
+  // With `records_draws` the memory plan counts, and the engine allocates,
+  // the staging from which kept draws are copied to the host.
   CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
              uint64_t first_chain = 0, const cuda::DeviceBuffers* device = nullptr,
-             int kept_draws = 0);
+             int kept_draws = 0, bool records_draws = false);
+  // Waits for a copy still in flight, which writes into the engine's memory.
+  ~CudaEngine();
+  CudaEngine(const CudaEngine&) = delete;
+  CudaEngine& operator=(const CudaEngine&) = delete;
 
   void initialize(const std::vector<Real>& theta0);
   void set_step_size(Real eta);
@@ -56,7 +64,14 @@ class CudaEngine {
   void finish_chain_adaptation();
   void step(const StepContext& ctx, bool adapting);
   Real mean_accept_prob();
-  void record(Draws& out, int index);
+  // Copies θ (unless it goes to the caller's device buffers), f and the
+  // counters of every chain into staging on the device, and from there to
+  // page-locked host memory on a second stream, while the next transitions
+  // run. The draw lands in `out` when the next record() or finish_records()
+  // waits for that copy (see backend/draw_record.hpp).
+  void record(Draws& out, int index, DrawDone done);
+  void finish_records();
+  void cancel_records() noexcept;
   // False when record() writes the draws into the caller's device buffers.
   bool host_values() const { return device_.draws == nullptr; }
   // Waits for every queued kernel and copy of the engine's stream.
@@ -97,6 +112,9 @@ class CudaEngine {
   // Copies n values from the host to the device and waits for the copy.
   template <class T>
   void copy_to_device(const T* host, size_t n, T* device);
+  // The staging buffers, stream and events of record(), made on first use.
+  void allocate_draw_staging();
+  DrawCopies draw_copies() const { return device_.draws ? DrawCopies::scalars : DrawCopies::states; }
 
   SamplerOptions options_;
   int chains_;
@@ -122,9 +140,20 @@ class CudaEngine {
   std::unique_ptr<NetworkEvaluator<DeviceNetworkOps>> network_;
   int tile_ = 0;
   ChainBuffers b_;
-  std::vector<Real> host_theta_;  // (C, D) staging for record()
-  std::vector<Real> host_f_;      // (C)
   std::vector<Real> host_accept_prob_;  // (C) staging for mean_accept_prob()
+  // record(): the kept draw's snapshot on the device, taken on the engine's
+  // stream; its copy on the host, made on copy_stream_ once snapshot_taken_
+  // has fired; and the draw waiting for copied_.
+  DeviceArray<Real> stage_theta_;         // (C, D), when the states go to the host
+  DeviceArray<Real> stage_scalars_;       // (C) × kDrawStagingScalars
+  DeviceArray<int64_t> stage_counts_;     // (C) × kCounterBuffers
+  HostStagingArray<Real> host_theta_;
+  HostStagingArray<Real> host_scalars_;
+  HostStagingArray<int64_t> host_counts_;
+  std::unique_ptr<StreamHandle> copy_stream_;
+  std::unique_ptr<EventHandle> snapshot_taken_;
+  std::unique_ptr<EventHandle> copied_;
+  DrawInFlight in_flight_;
 };
 
 }  // namespace fmala::cuda_detail

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "fmala/backend/buffer_layout.hpp"
+#include "fmala/backend/draw_record.hpp"
 #include "fmala/core/error.hpp"
 
 namespace fmala {
@@ -233,25 +234,11 @@ Real CpuEngine::mean_accept_prob() const {
   return static_cast<Real>(sum / chains_);
 }
 
-void CpuEngine::record(Draws& out, int index) const {
-  for (int k = 0; k < chains_; ++k) {
-    const size_t slot = static_cast<size_t>(k) * out.draws + index;
-    std::copy(b_.theta + static_cast<size_t>(k) * dim_, b_.theta + static_cast<size_t>(k + 1) * dim_,
-              out.values.begin() + static_cast<std::ptrdiff_t>(slot * dim_));
-    out.log_density[slot] = b_.f[k];
-  }
-}
+void CpuEngine::record(Draws& out, int index) const { store_draw(out, index, chains_, dim_, b_.theta, b_.f); }
 
 EngineCounters CpuEngine::counters() const {
-  EngineCounters c;
-  const size_t n = static_cast<size_t>(chains_);
-  c.accepted.assign(b_.n_accepted, b_.n_accepted + n);
-  c.nonfinite.assign(b_.n_nonfinite, b_.n_nonfinite + n);
-  c.floor_hits.assign(b_.n_floor, b_.n_floor + n);
-  c.accept_prob_sum.assign(b_.accept_prob_sum, b_.accept_prob_sum + n);
-  c.step_size.assign(b_.step_size, b_.step_size + n);
-  c.last_accept_prob.assign(b_.accept_prob, b_.accept_prob + n);
-  return c;
+  // The three counters lie back to back from n_accepted (buffer_layout.hpp).
+  return counters_from(chains_, b_.n_accepted, b_.accept_prob_sum, b_.step_size, b_.accept_prob);
 }
 
 EngineState CpuEngine::save_state() const {

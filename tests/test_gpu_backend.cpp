@@ -552,6 +552,9 @@ TEST(CudaDeviceApi, DeviceDrawsEqualTheHostRun) {
       EXPECT_EQ(draws.to_host(), host.draws.values) << name << (from_device ? ", device start" : "");
       EXPECT_EQ(log_density.to_host(), host.draws.log_density) << name;
       EXPECT_EQ(run.draws.log_density, host.draws.log_density) << name;
+      EXPECT_EQ(run.draws.accept_prob, host.draws.accept_prob) << name;
+      EXPECT_EQ(run.draws.accepted, host.draws.accepted) << name;
+      EXPECT_EQ(run.draws.step_size, host.draws.step_size) << name;
       EXPECT_EQ(run.step_size, host.step_size) << name;
     }
     cudaStreamDestroy(stream);
@@ -610,6 +613,65 @@ TEST(CudaSampling, AdaptedStepSizesMatchCpu) {
       EXPECT_NEAR(gpu.step_size[k], cpu.step_size[k], 1e-6 * cpu.step_size[k]) << "chain " << k;
     }
     EXPECT_NEAR(gpu.accept_prob, cpu.accept_prob, 1e-6);
+  }
+}
+
+// Kept draws reach the host after the transitions that follow them. A run
+// that streams them, and one stopped with a draw in flight and resumed from
+// its checkpoint, must still give the plain run's draws and statistics bit
+// for bit on the same device.
+TEST(CudaSampling, StreamedAndResumedRunsEqualThePlainRun) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+  for (const std::string name : {"Funnel", "Mlp"}) {
+    SCOPED_TRACE(name);
+    const auto model = make_target(name);
+    fmala::RunSettings settings;
+    settings.options.kind = SamplerKind::fmala;
+    settings.chains = 48;
+    settings.warmup = 20;
+    settings.draws = 12;
+    settings.thin = 3;
+    settings.seed = 31;
+    settings.backend = fmala::Backend::cuda;
+    const fmala::SamplerRun plain = fmala::run_sampler(*model, settings);
+
+    fmala::RunSettings streamed = settings;
+    streamed.stream.enabled = true;
+    streamed.stream.monitor = {0, model->dim() - 1};
+    streamed.stream.keep_last = 5;
+    const fmala::SamplerRun stream_run = fmala::run_sampler(*model, streamed);
+    ASSERT_EQ(stream_run.stream.count, settings.draws);
+    for (int k = 0; k < settings.chains; ++k) {
+      for (int t = 0; t < settings.draws; ++t) {
+        const Real* full = plain.draws.at(k, t);
+        const Real* kept = stream_run.draws.at(k, t);
+        ASSERT_EQ(kept[0], full[0]) << "chain " << k << ", draw " << t;
+        ASSERT_EQ(kept[1], full[model->dim() - 1]) << "chain " << k << ", draw " << t;
+      }
+    }
+    EXPECT_EQ(stream_run.draws.log_density, plain.draws.log_density);
+    EXPECT_EQ(stream_run.draws.accepted, plain.draws.accepted);
+
+    // Kept draws are made at transitions 23, 26, 29, ...: the stop after 27
+    // finds the draw of 26 in flight, the stop after 29 its own.
+    for (const int64_t stop_at : {int64_t(27), int64_t(29)}) {
+      SCOPED_TRACE("stop after transition " + std::to_string(stop_at));
+      fmala::RunCheckpoint saved;
+      fmala::RunControl control;
+      control.save = [&saved](const fmala::RunCheckpoint& c) { saved = c; };
+      control.stop_requested = [stop_at, polls = int64_t(0)]() mutable { return ++polls == stop_at; };
+      EXPECT_THROW(fmala::run_sampler(*model, settings, {}, control), fmala::RunStopped);
+      fmala::RunControl again;
+      again.resume = &saved;
+      const fmala::SamplerRun resumed = fmala::run_sampler(*model, settings, {}, again);
+      EXPECT_EQ(resumed.draws.values, plain.draws.values);
+      EXPECT_EQ(resumed.draws.log_density, plain.draws.log_density);
+      EXPECT_EQ(resumed.draws.accept_prob, plain.draws.accept_prob);
+      EXPECT_EQ(resumed.draws.accepted, plain.draws.accepted);
+      EXPECT_EQ(resumed.draws.floor_hits, plain.draws.floor_hits);
+      EXPECT_EQ(resumed.step_size, plain.step_size);
+    }
   }
 }
 

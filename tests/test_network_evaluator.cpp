@@ -263,6 +263,31 @@ TEST(DeviceMemory, ChainStateOfAnAnalyticTarget) {
   EXPECT_EQ(plan.total(), expected);
 }
 
+TEST(DeviceMemory, StagingOfKeptDrawsIsCounted) {
+  // A run that copies its draws to the host stages θ, f, three more (C)
+  // values and three counters per chain; one that writes θ to the caller's
+  // device buffers stages the rest only; an evaluation stages nothing.
+  const auto model = make_funnel_model(11);
+  SamplerOptions options;
+  options.kind = SamplerKind::fmala;
+  const int chains = 300;
+  const DeviceMemoryPlan none = device_memory_plan(*model, options, chains, 0);
+  const DeviceMemoryPlan scalars = device_memory_plan(*model, options, chains, 0, DrawCopies::scalars);
+  const DeviceMemoryPlan states = device_memory_plan(*model, options, chains, 0, DrawCopies::states);
+  EXPECT_EQ(none.draw_bytes, 0u);
+  EXPECT_EQ(scalars.draw_bytes, (sizeof(Real) * 4 + sizeof(int64_t) * 3) * chains);
+  EXPECT_EQ(states.draw_bytes, scalars.draw_bytes + sizeof(Real) * chains * 11);
+  EXPECT_EQ(states.chain_bytes, none.chain_bytes);
+  EXPECT_EQ(states.total(), none.total() + states.draw_bytes);
+  // The estimate of a run that does not fit includes the staging.
+  try {
+    plan_device_memory(*model, options, chains, none.total(), "test device", DrawCopies::states);
+    FAIL() << "the staging of kept draws was not counted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("to copy kept draws from"), std::string::npos) << e.what();
+  }
+}
+
 TEST(DeviceMemory, TileIsHalvedUntilTheRunFits) {
   MlpConfig config = mlp_config(MlpConfig::Activation::relu, true, {50, 50});
   config.tile = 256;

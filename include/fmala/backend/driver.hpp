@@ -10,6 +10,7 @@
 //   void step(const StepContext& ctx, bool adapting);   // one transition, all chains
 //   Real mean_accept_prob();                            // over chains, fixed order
 //   void record(Draws& out, int index);                 // copy θ and f of every chain
+//                                                       // (or the deferred form of draw_record.hpp)
 //   bool host_values() const;                           // record() fills out.values
 //   EngineCounters counters();                          // host copy of the counters
 //   EngineState save_state();                           // host copy of the carried state
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "fmala/adapt/dual_averaging.hpp"
+#include "fmala/backend/draw_record.hpp"
 #include "fmala/run.hpp"
 #include "fmala/samplers/phases.hpp"
 
@@ -154,12 +156,14 @@ SamplerRun drive(Engine& engine,
     at_warmup_end = engine.counters();
     previous = at_warmup_end;
   };
-  const auto record = [&]() {
+  // The engine may complete a kept draw after the transitions that follow it
+  // (see backend/draw_record.hpp). So `kept` counts the draws started, and
+  // each draw's statistics are filled in when its values arrive, in order.
+  const auto complete = [&](int slot_index, const EngineCounters& now) {
     Draws& d = run.draws;
     if (streaming) {
-      engine.record(one, 0);
       for (int k = 0; k < chains; ++k) {
-        const size_t slot = static_cast<size_t>(k) * settings.draws + kept;
+        const size_t slot = static_cast<size_t>(k) * settings.draws + slot_index;
         d.log_density[slot] = one.log_density[static_cast<size_t>(k)];
         const Real* state = one.at(k, 0);
         for (int m = 0; m < columns; ++m) {
@@ -167,23 +171,28 @@ SamplerRun drive(Engine& engine,
         }
       }
       run.stream.add(one);
-    } else {
-      engine.record(d, kept);
     }
-    EngineCounters now = engine.counters();
     for (int k = 0; k < chains; ++k) {
-      const size_t slot = static_cast<size_t>(k) * settings.draws + kept;
+      const size_t slot = static_cast<size_t>(k) * settings.draws + slot_index;
       d.accept_prob[slot] = now.last_accept_prob[k];
       d.step_size[slot] = now.step_size[k];
       d.accepted[slot] = now.accepted[k] - previous.accepted[k];
       d.nonfinite[slot] = now.nonfinite[k] - previous.nonfinite[k];
       d.floor_hits[slot] = now.floor_hits[k] - previous.floor_hits[k];
     }
-    previous = std::move(now);
+    previous = now;
+  };
+  const auto record = [&]() {
+    const int slot_index = kept;
+    record_draw(engine, streaming ? one : run.draws, streaming ? 0 : slot_index,
+                [&complete, slot_index](const EngineCounters& now) { complete(slot_index, now); });
     ++kept;
   };
+  // Draws still in flight when the run leaves early are dropped with it.
+  const CancelRecordsOnExit<Engine> cancel_on_exit(engine);
   // The checkpoint borrows the draws for the call and gives them back.
   const auto save = [&]() {
+    finish_records(engine);
     account_time();
     RunCheckpoint state;
     state.sampler = std::string(sampler_name(kind));
@@ -253,6 +262,7 @@ SamplerRun drive(Engine& engine,
   if (control.save && done > first) {
     save();
   } else {
+    finish_records(engine);
     account_time();
   }
   run.seconds_warmup = seconds_warmup;
