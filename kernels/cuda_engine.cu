@@ -170,12 +170,22 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
   FMALA_CUDA_CHECK(cudaGetDevice(&device_index));
   cudaDeviceProp prop{};
   FMALA_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_index));
+  // Staging θ for the copy of a kept draw must not cost a network a smaller
+  // tile or the run its chains. So the plan counts the scalars' staging only,
+  // and θ is staged when it fits beside that plan; otherwise record() copies
+  // θ to the host on the engine's stream, which does not overlap the
+  // transitions but still does not make the host wait.
+  const size_t available = free_bytes / 10 * 9;
   const DeviceMemoryPlan plan = plan_device_memory(
-      model, options_, chains_, free_bytes / 10 * 9,
+      model, options_, chains_, available,
       "CUDA device " + std::to_string(device_index) + " (" + prop.name + ", " +
           std::to_string(free_bytes >> 20) + " MiB free)",
-      records_draws ? draw_copies() : DrawCopies::none);
+      records_draws ? DrawCopies::scalars : DrawCopies::none);
   tile_ = plan.tile;
+  records_draws_ = records_draws;
+  stage_theta_on_device_ =
+      records_draws && host_values() &&
+      device_memory_plan(model, options_, chains_, plan.tile, DrawCopies::states).total() <= available;
   if (const AnalyticTarget* analytic = model.analytic_target()) {
     const AnalyticTarget& spec = *analytic;
     target_.kind = spec.kind;
@@ -234,8 +244,10 @@ CudaEngine::~CudaEngine() {
 
 void CudaEngine::allocate_draw_staging() {
   const size_t c = static_cast<size_t>(chains_);
-  if (draw_copies() == DrawCopies::states) {
+  if (stage_theta_on_device_) {
     stage_theta_ = DeviceArray<Real>(c * dim_, stream_.get());
+  }
+  if (host_values()) {
     host_theta_ = HostStagingArray<Real>(c * dim_);
   }
   stage_scalars_ = DeviceArray<Real>(c * kDrawStagingScalars, stream_.get());
@@ -434,10 +446,15 @@ void CudaEngine::synchronize() { FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.
 void CudaEngine::record(Draws& out, int index, DrawDone done) {
   // The staging holds one draw, so the previous one must have left it.
   finish_records();
-  if (!copy_stream_) {
-    allocate_draw_staging();
+  if (!records_draws_) {
+    throw make_error("CUDA back end", "record() was called on an engine made without records_draws",
+                     "Construct the engine with records_draws = true");
   }
   const cudaStream_t stream = stream_.get();
+  // Orders the reuse of the staging on the device too, even where the host
+  // lost track of a copy (a failed call in the middle of an earlier record).
+  // Before the first record the event has no work and the wait is empty.
+  FMALA_CUDA_CHECK(cudaStreamWaitEvent(stream, copied_->get(), 0));
   const size_t c = static_cast<size_t>(chains_);
   const size_t cd = c * dim_;
   if (device_.draws) {
@@ -455,9 +472,15 @@ void CudaEngine::record(Draws& out, int index, DrawDone done) {
                        "Check the device with nvidia-smi");
     }
     FMALA_CUDA_CHECK(cudaGetLastError());
-  } else {
+  } else if (stage_theta_on_device_) {
     FMALA_CUDA_CHECK(cudaMemcpyAsync(stage_theta_.data(), b_.theta, cd * sizeof(Real),
                                      cudaMemcpyDeviceToDevice, stream));
+  } else {
+    // No room to stage θ: it goes to the host before the next transitions
+    // on the engine's stream, and copied_ follows this copy through
+    // snapshot_taken_.
+    FMALA_CUDA_CHECK(cudaMemcpyAsync(host_theta_.data(), b_.theta, cd * sizeof(Real),
+                                     cudaMemcpyDeviceToHost, stream));
   }
   // The snapshot on the device, in the order of kDrawStagingScalars; the
   // next transitions queue behind these copies on the same stream.
@@ -472,7 +495,7 @@ void CudaEngine::record(Draws& out, int index, DrawDone done) {
   // The copy to the host runs on its own stream, beside the next transitions.
   const cudaStream_t copy = copy_stream_->get();
   FMALA_CUDA_CHECK(cudaStreamWaitEvent(copy, snapshot_taken_->get(), 0));
-  if (!device_.draws) {
+  if (stage_theta_on_device_) {
     FMALA_CUDA_CHECK(cudaMemcpyAsync(host_theta_.data(), stage_theta_.data(), stage_theta_.bytes(),
                                      cudaMemcpyDeviceToHost, copy));
   }
@@ -500,12 +523,13 @@ void CudaEngine::finish_records() {
 }
 
 void CudaEngine::cancel_records() noexcept {
-  if (in_flight_.active()) {
-    // The copy still writes into the staging; let it finish. Errors are
-    // ignored: the run is already leaving with its own.
-    cudaEventSynchronize(copied_->get());
-    in_flight_.cancel();
+  // A copy may still write into the host staging, even one that an earlier
+  // failed record() queued without marking it in flight: let it finish.
+  // Errors are ignored, because the run is already leaving with its own.
+  if (copy_stream_) {
+    cudaStreamSynchronize(copy_stream_->get());
   }
+  in_flight_.cancel();
 }
 
 EngineCounters CudaEngine::counters() {

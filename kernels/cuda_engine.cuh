@@ -49,7 +49,7 @@ class CudaEngine {
   // the initial states from the caller's device buffer (when given) and
   // record() writes the kept draws into the caller's device buffers.
   // With `records_draws` the memory plan counts, and the engine allocates,
-  // the staging from which kept draws are copied to the host.
+  // the staging from which kept draws are copied to the host; record() needs it.
   CudaEngine(const Model& model, const SamplerOptions& options, int chains, uint64_t seed,
              uint64_t first_chain = 0, const cuda::DeviceBuffers* device = nullptr,
              int kept_draws = 0, bool records_draws = false);
@@ -67,7 +67,8 @@ class CudaEngine {
   // Copies θ (unless it goes to the caller's device buffers), f and the
   // counters of every chain into staging on the device, and from there to
   // page-locked host memory on a second stream, while the next transitions
-  // run. The draw lands in `out` when the next record() or finish_records()
+  // run. When θ's staging does not fit beside the run, θ goes to the host on
+  // the engine's stream instead. The draw lands in `out` when the next record() or finish_records()
   // waits for that copy (see backend/draw_record.hpp).
   void record(Draws& out, int index, DrawDone done);
   void finish_records();
@@ -112,9 +113,8 @@ class CudaEngine {
   // Copies n values from the host to the device and waits for the copy.
   template <class T>
   void copy_to_device(const T* host, size_t n, T* device);
-  // The staging buffers, stream and events of record(), made on first use.
+  // The staging buffers, stream and events of record().
   void allocate_draw_staging();
-  DrawCopies draw_copies() const { return device_.draws ? DrawCopies::scalars : DrawCopies::states; }
 
   SamplerOptions options_;
   int chains_;
@@ -144,7 +144,9 @@ class CudaEngine {
   // record(): the kept draw's snapshot on the device, taken on the engine's
   // stream; its copy on the host, made on copy_stream_ once snapshot_taken_
   // has fired; and the draw waiting for copied_.
-  DeviceArray<Real> stage_theta_;         // (C, D), when the states go to the host
+  bool records_draws_ = false;
+  bool stage_theta_on_device_ = false;    // θ goes to the host through stage_theta_
+  DeviceArray<Real> stage_theta_;         // (C, D), when stage_theta_on_device_
   DeviceArray<Real> stage_scalars_;       // (C) × kDrawStagingScalars
   DeviceArray<int64_t> stage_counts_;     // (C) × kCounterBuffers
   HostStagingArray<Real> host_theta_;

@@ -20,6 +20,7 @@
 #include <functional>
 #include <utility>
 
+#include "fmala/backend/buffer_layout.hpp"
 #include "fmala/model/model.hpp"
 #include "fmala/run.hpp"
 
@@ -37,7 +38,7 @@ template <class Engine>
 concept DefersRecords = requires(Engine& engine, Draws& out, DrawDone done) {
   engine.record(out, 0, std::move(done));
   engine.finish_records();
-  engine.cancel_records();
+  { engine.cancel_records() } noexcept;
 };
 
 // Writes draw `index` of every chain into `out`: the states (C, D), unless
@@ -55,6 +56,8 @@ inline void store_draw(Draws& out, int index, int chains, int dim, const Real* t
 
 // The counters of C chains from the arrays in which the engines keep them:
 // `counts` holds accepted, non-finite and floor counts, (C) each, back to back.
+static_assert(kCounterBuffers == 3, "counters_from reads three counters");
+
 inline EngineCounters counters_from(int chains, const int64_t* counts, const Real* accept_prob_sum,
                                     const Real* step_size, const Real* last_accept_prob) {
   const size_t c = static_cast<size_t>(chains);
