@@ -1,5 +1,7 @@
 #include "fmala/targets/builtin.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <string>
 #include <utility>
@@ -32,7 +34,7 @@ class GaussianModel : public FunctorModel<GaussianTarget> {
  private:
   static std::string describe(int dim, Real rho) {
     return "gaussian (" + std::to_string(dim) + " parameters" +
-           (rho != 0 ? ", AR(1) rho " + std::to_string(rho) : std::string(", iid")) + ")";
+           (rho != 0 ? ", AR(1) rho " + fmt::format("{:g}", static_cast<double>(rho)) : std::string(", iid")) + ")";
   }
   AnalyticTarget spec_;
 };
@@ -86,7 +88,7 @@ std::unique_ptr<Model> make_gaussian_model(int dim, Real rho, std::vector<Real> 
     throw make_error("--dim", "must be at least 1 for the gaussian target, got " + std::to_string(dim));
   }
   if (!(rho > -1 && rho < 1)) {
-    throw make_error("--rho", "must lie strictly between -1 and 1, got " + std::to_string(rho));
+    throw make_error("--rho", "must lie strictly between -1 and 1, got " + fmt::format("{:g}", static_cast<double>(rho)));
   }
   if (!scales.empty() && rho != 0) {
     throw make_error("--scales", "cannot be combined with --rho",

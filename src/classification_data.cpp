@@ -214,7 +214,7 @@ void check_finite(const std::vector<double>& x, size_t p, const std::string& pat
       throw make_error(path,
                        fmt::format("the feature value at index {} (row {}, feature {}) is {}", i,
                                    i / p, i % p, std::isnan(x[i]) ? "NaN" : "infinite"),
-                       "Remove or impute missing and infinite values before saving the array");
+                       "Remove or impute missing and infinite values first");
     }
   }
 }
@@ -232,7 +232,7 @@ Split split_from_arrays(NpyArray x, const NpyArray& y, const std::string& x_path
     throw make_error(
         split.x_path,
         "x has shape " + shape_repr(x.shape) + ", expected (N, P), (N, H, W) or (N, H, W, C)",
-        "Save the features with one row per example first, e.g. "
+        "Give the features with one row per example, e.g. "
         "x.reshape(len(x), -1) for (N, P)");
   }
   shape = ImageShape{};
@@ -247,23 +247,23 @@ Split split_from_arrays(NpyArray x, const NpyArray& y, const std::string& x_path
     throw make_error(split.x_path,
                      "x has shape " + shape_repr(x.shape) + ", with an extent beyond the " +
                          std::to_string(INT_MAX) + " that the image shape fields hold",
-                     "Save the rows with smaller extents, e.g. as (N, H, W, C) images");
+                     "Give the rows with smaller extents, e.g. as (N, H, W, C) images");
   }
   if (shape.features() == 0) {
     throw make_error(split.x_path,
                      "x has shape " + shape_repr(x.shape) + ", which gives each row no features",
-                     "Save an array with at least one feature per row");
+                     "Give at least one feature per row");
   }
   if (y.shape.size() != 1) {
     throw make_error(split.y_path,
                      "y has shape " + shape_repr(y.shape) + ", expected 1 dimension (N)",
-                     "Save the labels as a 1-dimensional array, e.g. y.ravel()");
+                     "Give the labels as a 1-dimensional array, e.g. y.ravel()");
   }
   if (y.shape[0] != x.shape[0]) {
     throw make_error(
         split.y_path,
         fmt::format("has {} labels, but {} has {} rows", y.shape[0], split.x_path, x.shape[0]),
-        "Use x and y files of the same split");
+        "Use x and y of the same split");
   }
 
   check_finite(x.values, shape.features(), split.x_path);

@@ -93,8 +93,8 @@ LogisticRegression::LogisticRegression(std::shared_ptr<const io::ClassificationD
 }
 
 std::string LogisticRegression::description() const {
-  return fmt::format("logistic regression {} features, {} classes ({} parameters, {} training rows)",
-                     features_, classes_, dim_, data_->n_train());
+  return fmt::format("logistic regression {} feature{}, {} classes ({} parameters, {} training rows)",
+                     features_, features_ == 1 ? "" : "s", classes_, dim_, data_->n_train());
 }
 
 std::string LogisticRegression::parameter_name(int index) const {

@@ -23,6 +23,13 @@ namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
+// A field as an error message quotes it: at most 40 bytes, so that a binary
+// file read as a table does not flood the terminal.
+std::string quoted(std::string_view field) {
+  constexpr size_t kMax = 40;
+  return "'" + std::string(field.substr(0, kMax)) + (field.size() > kMax ? "...'" : "'");
+}
+
 bool ends_with_csv(const std::string& path) {
   if (path.size() < 4) {
     return false;
@@ -160,12 +167,12 @@ Table read_table(const std::string& path) {
             throw make_error(where, field_name + " is empty",
                              "Fill in the missing value or remove the row");
           }
-          throw make_error(where, field_name + " '" + std::string(fields[i]) + "' is not a number",
+          throw make_error(where, field_name + " " + quoted(fields[i]) + " is not a number",
                            csv ? "Only the first line of a CSV file may contain column names"
                                : "Whitespace tables contain only numbers, with no header line");
         case ParseStatus::kOutOfRange:
           throw make_error(
-              where, field_name + " '" + std::string(fields[i]) + "' is out of the range of double",
+              where, field_name + " " + quoted(fields[i]) + " is out of the range of double",
               "Rescale the column");
       }
       if (std::isnan(value)) {

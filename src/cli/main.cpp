@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <new>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -49,6 +50,46 @@ int fail(const fmala::cli::Shard& shard, int status, const std::string& message)
   std::fprintf(stderr, "fmala (process %d of %d): %s\n", shard.rank(), shard.size(), message.c_str());
   std::fflush(stderr);
   shard.abort(status);
+}
+
+// The message of a command-line error, in the program's words, with the help
+// page that lists what is valid. CLI11's own wording names its parser's
+// internals ("At Most 1 required", "Could not convert").
+std::string parse_error_message(const CLI::ParseError& e, const CLI::App& sample, const CLI::App& resume,
+                                int argc, char** argv) {
+  if (!sample.parsed() && !resume.parsed()) {
+    const std::string first = argc > 1 ? argv[1] : "";
+    if (!first.empty() && first[0] != '-') {
+      return "unknown command '" + first + "'. The commands are sample and resume; run 'fmala --help'";
+    }
+    const std::string what = e.what();
+    return (what == "A subcommand is required" ? std::string("a command is required: sample or resume") : what) +
+           ". Run 'fmala --help' for the commands";
+  }
+  const CLI::App& command = resume.parsed() ? resume : sample;
+  const std::string help = resume.parsed() ? "fmala resume --help" : "fmala sample --help";
+  std::string message = e.what();
+  std::smatch m;
+  static const std::regex twice("^(.*): At Most 1 required but received ([0-9]+)$");
+  static const std::regex convert("^Could not convert: (.*) = (.*)$");
+  // m refers into `message`, so its parts are copied before it changes.
+  if (std::regex_match(message, m, twice)) {
+    const std::string name = m[1].str();
+    message = name + " was given " + m[2].str() + " times; give it once";
+    if (name == "--sampler") {
+      message += ", with the samplers separated by commas (--sampler pc-line-fmala,mala)";
+    }
+  } else if (std::regex_match(message, m, convert)) {
+    const std::string name = m[1].str();
+    const std::string value = m[2].str();
+    const CLI::Option* option = command.get_option_no_throw(name);
+    const bool whole = option != nullptr && option->get_type_name().find("INT") != std::string::npos;
+    message = name + ": '" + value + "' is not " + (whole ? "a whole number" : "a number");
+  }
+  if (message.find("--version") != std::string::npos) {
+    message += " after a command; 'fmala --version' prints the version";
+  }
+  return message + ". Run '" + help + "' for the options";
 }
 
 }  // namespace
@@ -90,7 +131,7 @@ int main(int argc, char** argv) {
     return speaks ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
     if (speaks) {
-      std::fprintf(stderr, "fmala: error: %s. Run 'fmala sample --help' for the options.\n", e.what());
+      std::fprintf(stderr, "fmala: error: %s.\n", parse_error_message(e, *sample, *resume, argc, argv).c_str());
     }
     return 2;
   }

@@ -119,6 +119,28 @@ CLI::Validator whole_number_at_least(long long low) {
       "INT>=" + std::to_string(low));
 }
 
+// Numbers above 0 (or at least 0), with a message that states the bound plainly
+// (CLI11's PositiveNumber prints the range up to the largest double).
+const CLI::Validator kPositiveNumber(
+    [](std::string& text) -> std::string {
+      double x = 0;
+      if (!CLI::detail::lexical_cast(text, x) || !(x > 0) || !std::isfinite(x)) {
+        return "must be a number above 0, got '" + text + "'";
+      }
+      return "";
+    },
+    "POSITIVE");
+
+const CLI::Validator kNonNegativeWhole(
+    [](std::string& text) -> std::string {
+      long long x = 0;
+      if (!CLI::detail::lexical_cast(text, x) || x < 0) {
+        return "must be a whole number of at least 0, got '" + text + "'";
+      }
+      return "";
+    },
+    "INT>=0");
+
 const CLI::Validator kOpenUnitInterval(
     [](std::string& text) -> std::string {
       double x = 0;
@@ -516,9 +538,13 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     auto data = load_images(o);
     check_preset_data(o, *data);
     *data_bytes = 8.0 * static_cast<double>(data->train_x.size() + data->test_x.size());
-    *data_note = fmt::format("{}: {} training and {} test images of {}x{}x{}, {} classes",
-                             data->source, data->n_train(), data->n_test(), data->height,
-                             data->width, data->channels, data->n_classes);
+    // A table (rows of features) is stored as 1 × F × 1 images.
+    const bool table = data->height == 1 && data->channels == 1;
+    *data_note = table ? fmt::format("{}: {} training and {} test rows of {} features, {} classes", data->source,
+                                     data->n_train(), data->n_test(), data->width, data->n_classes)
+                       : fmt::format("{}: {} training and {} test images of {}x{}x{}, {} classes",
+                                     data->source, data->n_train(), data->n_test(), data->height,
+                                     data->width, data->channels, data->n_classes);
     if (o.model == "logreg") {
       LogisticRegressionConfig config;
       config.prior_sd = prior_sd;
@@ -1160,10 +1186,12 @@ void warn_about_results(RunLog& log, const SamplerSummary& summary, const Sample
   if (s.draws < 4) {
     problem("few_draws", fmt::format("R-hat and ESS are NaN with {} draws per chain (fewer than 4)", s.draws),
             "Keep more draws (--draws)", {{"draws", s.draws}});
-  } else if (s.chains < 2) {
+  }
+  if (s.chains < 2) {
     problem("one_chain", "R-hat needs at least 2 chains and is NaN with one",
             "Run more chains (--chains) to check convergence", {{"chains", s.chains}});
-  } else if (summary.rhat_max > 1.01) {
+  }
+  if (s.draws >= 4 && s.chains >= 2 && summary.rhat_max > 1.01) {
     problem("rhat", fmt::format("R-hat {:.3g} > 1.01, the chains disagree", summary.rhat_max), longer,
             {{"rhat_max", summary.rhat_max}});
   }
@@ -1180,13 +1208,18 @@ void warn_about_results(RunLog& log, const SamplerSummary& summary, const Sample
             {{"ess_bulk_min", summary.ess_bulk_min}});
   }
   if (!s.step_size && std::abs(run.accept_prob - run.target_accept) > 0.1) {
+    // Above the target, the adaptation has not yet grown the step enough:
+    // a lower target would not help. Below it, the sampler may not reach the
+    // target at any step on this posterior.
+    const bool above = run.accept_prob > run.target_accept;
+    const bool longer_given = std::find(fixes.begin(), fixes.end(), longer) != fixes.end();
     problem("acceptance",
             fmt::format("mean acceptance probability {:.3f}, target {:.3f}", run.accept_prob, run.target_accept),
-            "Lengthen --warmup, or set --target-accept to what this sampler reaches",
+            above ? "Lengthen --warmup so that the step-size adaptation settles"
+                  : "Lengthen --warmup, or set --target-accept to what this sampler reaches",
             {{"accept_prob", run.accept_prob}, {"target_accept", run.target_accept}},
-            std::find(fixes.begin(), fixes.end(), longer) != fixes.end()
-                ? "A --target-accept near what this sampler reaches may also help"
-                : "");
+            longer_given ? (above ? longer : "A --target-accept near what this sampler reaches may also help")
+                         : "");
   }
   const double transitions =
       (static_cast<double>(s.warmup) + static_cast<double>(s.draws) * s.thin) * s.chains;
@@ -1262,7 +1295,7 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--step-size", o.step_size, "'auto' (dual averaging during warmup) or a fixed step size η")
       ->capture_default_str();
   app.add_option("--initial-step", o.initial_step, "Starting η of the adaptation (default: a per-sampler guess)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveNumber);
   app.add_option("--target-accept", o.target_accept,
                  "Mean acceptance probability targeted by the adaptation (default per sampler: rwmh 0.234, "
                  "mala 0.574, fmala 0.234, line-fmala 0.65, pc-fmala 0.234, pc-line-fmala 0.65, "
@@ -1276,7 +1309,14 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--threads", o.threads, "OpenMP threads of the CPU back end (0: all cores)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  app.add_option("--out", o.out, "Output directory for summary.json and draws-<sampler>.npy");
+  app.add_option("--out", o.out, "Output directory for summary.json and draws-<sampler>.npy")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            // An empty value is most likely an unset shell variable; running
+            // without outputs would lose the run's results silently.
+            return text.empty() ? "is empty; give a directory, or leave out --out to write nothing" : "";
+          },
+          "DIR"));
   app.add_flag("--no-draws", o.no_draws, "Write summary.json only, without the draw files");
   app.add_option("--format", o.format,
                  "Draw files to write, comma-separated: npy (draws-<sampler>.npy) and netcdf "
@@ -1310,10 +1350,10 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--prior-sd", o.prior_sd,
                  "mlp, logreg, cnn: prior sd of every weight and bias (default: the preset's, "
                  "else 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveNumber);
   app.add_option("--noise-sd", o.noise_sd,
                  "MLP fixed noise sd in standardised units (default: sample log σ)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveNumber);
   app.add_flag("--temper", o.temper, "MLP: divide the log posterior by the number of training points");
   app.add_option("--tile", o.tile,
                  "Data points per tile (default: mlp and logreg 256, cnn 32); a tile at least "
@@ -1354,7 +1394,7 @@ void add_sample_options(CLI::App& app, SampleOptions& o) {
   app.add_option("--checkpoint-every", o.checkpoint_every,
                  "Save the run's state in --out/checkpoint every N transitions, for fmala resume "
                  "(0: only when SIGINT or SIGTERM stops the run)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegativeWhole)
       ->capture_default_str();
   app.add_flag("--no-checkpoint", o.no_checkpoint,
                "Keep no checkpoint: SIGINT and SIGTERM end the run at once, and it cannot be resumed");
@@ -1471,6 +1511,11 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   // Every process has checked its input; from here on rank 0 alone writes
   // the outputs, and the others write their own checkpoints only.
   shard.barrier();
+  // A new run in the directory of a finished one replaces its summary.json
+  // and log.jsonl. A warning makes the replacement visible.
+  std::error_code exists_error;
+  const bool replaces_run = !o.out.empty() && lead && !invocation.resume &&
+                            std::filesystem::exists(std::filesystem::path(o.out) / "summary.json", exists_error);
   if (!o.out.empty() && lead) {
     prepare_output_directory(o.out);
   }
@@ -1494,6 +1539,11 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
   log.record(invocation.resume ? "resume" : "start",
              {{"command_line", command_line}, {"arguments", invocation.arguments}, {"version", fmala::version()}, {"commit", fmala::source_commit()},
               {"processes", shard.size()}});
+  if (replaces_run) {
+    log.warning("earlier_run",
+                o.out + " held a finished run: this run replaces its summary.json and log.jsonl. Give another --out "
+                        "to keep both");
+  }
 
   const bool tty = isatty(fileno(stderr)) != 0 && log.shows(LogLevel::normal);
   log.info("model", "model: " + model->description(), {{"parameters", model->dim()}});

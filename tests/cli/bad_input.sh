@@ -106,10 +106,21 @@ expected="1 to 65535";     expect_status_2 "huge random images" sample --model c
 expected="the run may use"; expect_status_2 "random images beyond memory" sample --model cnn --data random:300x300x3 --layers dense:10 --max-memory 100M
 expected="below one byte"; expect_status_2 "zero memory limit" sample --target funnel --max-memory 0
 expected="--max-memory";   expect_status_2 "hexadecimal memory limit" sample --target funnel --max-memory 0x10
+expected="above 0";        expect_status_2 "zero initial step" sample --target funnel --initial-step 0
+expected="'abc' is not a whole number"; expect_status_2 "word for chains" sample --target funnel --chains abc
+expected="given 2 times";  expect_status_2 "chains twice" sample --target funnel --chains 4 --chains 8
+expected="separated by commas"; expect_status_2 "sampler twice" sample --target funnel --sampler mala --sampler rwmh
+expected="--out: is empty"; expect_status_2 "empty output directory" sample --target funnel --out ""
+expected="unknown command 'bogus'"; expect_status_2 "unknown command" bogus
+expected="fmala --help";   expect_status_2 "no command" --threads 2
+expected="fmala resume --help"; expect_status_2 "unknown flag of resume" resume "$work/nowhere" -q
 
 # A malformed data file names the file and the line.
 printf '1 2 3\n4 5\n' > "$work/ragged.txt"
 expected="ragged.txt";     expect_status_2 "ragged table" sample --model mlp --data "$work/ragged.txt"
+# A NUL byte in a field is escaped, so the message keeps its fix.
+printf '1 2 ab\0cd\n3 4 5\n' > "$work/nul.txt"
+expected='ab\\x00cd'"' is not a number. Whitespace tables"; expect_status_2 "NUL byte in a table" sample --model mlp --data "$work/nul.txt"
 
 # Bad input after a finished run leaves that run's files as they were.
 mkdir -p "$work/run"
@@ -117,6 +128,15 @@ echo '{"kept": true}' > "$work/run/summary.json"
 expected="--thin";         expect_status_2 "bad thin keeps old output" sample --target funnel --thin 0 --out "$work/run"
 if ! grep -q kept "$work/run/summary.json"; then
   echo "FAIL earlier summary.json was overwritten"; failures=$((failures + 1))
+fi
+
+# A new run in the directory of a finished one warns that it replaces it.
+small_run=(sample --target gaussian --dim 2 --chains 2 --warmup 5 --draws 5 --sampler rwmh --out "$work/again")
+if "$fmala" "${small_run[@]}" -q 2> "$work/stderr" && "$fmala" "${small_run[@]}" -q 2> "$work/stderr" &&
+    grep -q "held a finished run" "$work/stderr" && grep -q '"earlier_run"' "$work/again/log.jsonl"; then
+  echo "ok   reused output directory warns"
+else
+  echo "FAIL reused output directory: no earlier_run warning"; cat "$work/stderr"; failures=$((failures + 1))
 fi
 
 # Arguments are bytes: a path that is not UTF-8 still gets a valid summary.json.
