@@ -55,17 +55,23 @@ class SplitMix64 {
   uint64_t state_;
 };
 
-// Resolves `path` to a table file: the path itself, or path/data.txt for a directory.
+// Resolves `path` to a table file: the path itself, or path/data.txt (else
+// path/data.csv) for a directory.
 std::string resolve_table_path(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code error;
   const fs::path given(path);
   const std::string in_directory = (given / "data.txt").string();
   if (fs::is_directory(given, error)) {
+    const std::string csv_in_directory = (given / "data.csv").string();
+    if (!fs::exists(in_directory, error) && fs::exists(csv_in_directory, error)) {
+      return csv_in_directory;
+    }
     if (!fs::exists(in_directory, error)) {
-      throw make_error(path, "the directory contains no data.txt (tried '" + in_directory + "')",
-                       "Put the table in data.txt, with the target in the last column, or pass "
-                       "the table file itself");
+      throw make_error(path,
+                       "the directory contains neither data.txt nor data.csv (tried '" + in_directory + "')",
+                       "Put the table in data.txt or data.csv, with the target in the last column, or "
+                       "pass the table file itself");
     }
     return in_directory;
   }

@@ -245,8 +245,20 @@ TEST_F(RegressionDataFiles, MissingPathListsTriedPaths) {
 TEST_F(RegressionDataFiles, DirectoryWithoutDataTxt) {
   const std::string path = dir_.string();
   const std::string message = error_message([&] { fmala::io::load_regression_data(path, 0); });
-  EXPECT_NE(message.find("no data.txt"), std::string::npos) << message;
+  EXPECT_NE(message.find("neither data.txt nor data.csv"), std::string::npos) << message;
   EXPECT_NE(message.find(path + "/data.txt"), std::string::npos) << message;
+}
+
+TEST_F(RegressionDataFiles, DirectoryWithDataCsv) {
+  std::string text = "x,y\n";
+  for (int i = 0; i < 10; ++i) {
+    text += std::to_string(i) + "," + std::to_string(2 * i + 1) + "\n";
+  }
+  fmala::io::write_file_atomic((dir_ / "data.csv").string(), text);
+  const fmala::io::RegressionData data = fmala::io::load_regression_data(dir_.string(), 0);
+  EXPECT_EQ(data.source, (dir_ / "data.csv").string());
+  EXPECT_EQ(data.n_features, 1u);
+  EXPECT_EQ(data.n_train(), 9u);
 }
 
 TEST_F(RegressionDataFiles, DirectoryWithDataTxt) {
