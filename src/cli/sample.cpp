@@ -262,11 +262,11 @@ void check_memory(const SampleOptions& o, const Model& model,
   const MemoryEstimate e = estimate_memory(o, model, settings, data_bytes);
   const std::string kept =
       o.stream ? fmt::format("{} of monitored traces and running statistics", gib(e.draws))
-               : fmt::format("{} of kept draws ({} chains × {} draws × {} parameters)", gib(e.draws), o.chains,
-                             o.draws, model.dim());
+               : fmt::format("{} of kept draws ({} chain{} × {} draw{} × {} parameters)", gib(e.draws), o.chains,
+                             o.chains == 1 ? "" : "s", o.draws, o.draws == 1 ? "" : "s", model.dim());
   const std::string parts =
-      fmt::format("{}, {} of chain state, {} of model workspace ({} threads) and {} of data", kept,
-                  gib(e.chains), gib(e.workspace), e.threads, gib(e.data));
+      fmt::format("{}, {} of chain state, {} of model workspace ({} thread{}) and {} of data", kept,
+                  gib(e.chains), gib(e.workspace), e.threads, e.threads == 1 ? "" : "s", gib(e.data));
   const std::string fix = o.stream ? "Monitor fewer coordinates (--monitor), run fewer chains or lower --tile"
                                    : "Keep fewer draws (lower --draws), keep running statistics only "
                                      "(--stream), run fewer chains or lower --tile";
@@ -1184,7 +1184,8 @@ void warn_about_results(RunLog& log, const SamplerSummary& summary, const Sample
   };
   const std::string longer = "Run longer (--warmup, --draws) or more chains";
   if (s.draws < 4) {
-    problem("few_draws", fmt::format("R-hat and ESS are NaN with {} draws per chain (fewer than 4)", s.draws),
+    problem("few_draws", fmt::format("R-hat and ESS are NaN with {} draw{} per chain (fewer than 4)", s.draws,
+                                        s.draws == 1 ? "" : "s"),
             "Keep more draws (--draws)", {{"draws", s.draws}});
   }
   if (s.chains < 2) {
