@@ -172,9 +172,9 @@ CudaEngine::CudaEngine(const Model& model, const SamplerOptions& options, int ch
   FMALA_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_index));
   // Staging θ for the copy of a kept draw must not cost a network a smaller
   // tile or the run its chains. So the plan counts the scalars' staging only,
-  // and θ is staged when it fits beside that plan; otherwise record() copies
-  // θ to the host on the engine's stream, which does not overlap the
-  // transitions but still does not make the host wait.
+  // and θ is staged when it fits beside that plan. Otherwise record() copies
+  // θ to the host on the engine's stream: the copy then does not overlap the
+  // transitions, but the host still does not wait for it.
   const size_t available = free_bytes / 10 * 9;
   const DeviceMemoryPlan plan = plan_device_memory(
       model, options_, chains_, available,
@@ -444,7 +444,7 @@ void CudaEngine::synchronize() { FMALA_CUDA_CHECK(cudaStreamSynchronize(stream_.
 // NOTE: the driver's side of these deferred copies is tested on the CPU
 // (tests/test_draw_record.cpp); the copies themselves have not yet run on a GPU.
 void CudaEngine::record(Draws& out, int index, DrawDone done) {
-  // The staging holds one draw, so the previous one must have left it.
+  // The staging has room for one draw, so the previous one must have left it.
   finish_records();
   if (!records_draws_) {
     throw make_error("CUDA back end", "record() was called on an engine made without records_draws",

@@ -141,9 +141,9 @@ class CudaEngine {
   int tile_ = 0;
   ChainBuffers b_;
   std::vector<Real> host_accept_prob_;  // (C) staging for mean_accept_prob()
-  // record(): the kept draw's snapshot on the device, taken on the engine's
-  // stream; its copy on the host, made on copy_stream_ once snapshot_taken_
-  // has fired; and the draw waiting for copied_.
+  // record()'s buffers. The snapshot of a kept draw is taken on the device,
+  // on the engine's stream. Its copy to the host runs on copy_stream_ after
+  // snapshot_taken_, and in_flight_ waits for copied_.
   bool records_draws_ = false;
   bool stage_theta_on_device_ = false;    // θ goes to the host through stage_theta_
   DeviceArray<Real> stage_theta_;         // (C, D), when stage_theta_on_device_

@@ -19,6 +19,7 @@
 
 #include "half_normal.hpp"
 #include "fmala/backend/buffer_layout.hpp"
+#include "fmala/backend/draw_record.hpp"
 #include "fmala/backend/driver.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/classification_data.hpp"
@@ -101,15 +102,7 @@ class AlternatingEngine {
   }
 
   fmala::EngineCounters counters() const {
-    const size_t c = static_cast<size_t>(chains_);
-    fmala::EngineCounters counters;
-    counters.accepted.assign(b_.n_accepted, b_.n_accepted + c);
-    counters.nonfinite.assign(b_.n_nonfinite, b_.n_nonfinite + c);
-    counters.floor_hits.assign(b_.n_floor, b_.n_floor + c);
-    counters.accept_prob_sum.assign(b_.accept_prob_sum, b_.accept_prob_sum + c);
-    counters.step_size.assign(b_.step_size, b_.step_size + c);
-    counters.last_accept_prob.assign(b_.accept_prob, b_.accept_prob + c);
-    return counters;
+    return fmala::counters_from(chains_, b_.n_accepted, b_.accept_prob_sum, b_.step_size, b_.accept_prob);
   }
 
   fmala::EngineState save_state() const { return {}; }

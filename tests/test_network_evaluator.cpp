@@ -265,8 +265,8 @@ TEST(DeviceMemory, ChainStateOfAnAnalyticTarget) {
 
 TEST(DeviceMemory, StagingOfKeptDrawsIsCounted) {
   // A run that copies its draws to the host stages θ, f, three more (C)
-  // values and three counters per chain; one that writes θ to the caller's
-  // device buffers stages the rest only; an evaluation stages nothing.
+  // values and three counters per chain. A run that writes θ to the caller's
+  // device buffers stages the rest only, and an evaluation stages nothing.
   const auto model = make_funnel_model(11);
   SamplerOptions options;
   options.kind = SamplerKind::fmala;

@@ -62,8 +62,9 @@ std::string parse_error_message(const CLI::ParseError& e, const CLI::App& sample
     if (!first.empty() && first[0] != '-') {
       return "unknown command '" + first + "'. The commands are sample and resume; run 'fmala --help'";
     }
-    const std::string what = e.what();
-    return (what == "A subcommand is required" ? std::string("a command is required: sample or resume") : what) +
+    const std::string parser_message = e.what();
+    return (parser_message == "A subcommand is required" ? std::string("a command is required: sample or resume")
+                                                         : parser_message) +
            ". Run 'fmala --help' for the commands";
   }
   const CLI::App& command = resume.parsed() ? resume : sample;
@@ -86,7 +87,7 @@ std::string parse_error_message(const CLI::ParseError& e, const CLI::App& sample
     const bool whole = option != nullptr && option->get_type_name().find("INT") != std::string::npos;
     message = name + ": '" + value + "' is not " + (whole ? "a whole number" : "a number");
   }
-  if (message.find("--version") != std::string::npos) {
+  if (message == "The following argument was not expected: --version") {
     message += " after a command; 'fmala --version' prints the version";
   }
   return message + ". Run '" + help + "' for the options";

@@ -1542,7 +1542,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
               {"processes", shard.size()}});
   if (replaces_run) {
     log.warning("earlier_run",
-                o.out + " held a finished run: this run replaces its summary.json and log.jsonl. Give another --out "
+                o.out + " contained a finished run: this run replaces its summary.json and log.jsonl. Give another --out "
                         "to keep both");
   }
 

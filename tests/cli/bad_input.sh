@@ -133,7 +133,7 @@ fi
 # A new run in the directory of a finished one warns that it replaces it.
 small_run=(sample --target gaussian --dim 2 --chains 2 --warmup 5 --draws 5 --sampler rwmh --out "$work/again")
 if "$fmala" "${small_run[@]}" -q 2> "$work/stderr" && "$fmala" "${small_run[@]}" -q 2> "$work/stderr" &&
-    grep -q "held a finished run" "$work/stderr" && grep -q '"earlier_run"' "$work/again/log.jsonl"; then
+    grep -q "contained a finished run" "$work/stderr" && grep -q '"earlier_run"' "$work/again/log.jsonl"; then
   echo "ok   reused output directory warns"
 else
   echo "FAIL reused output directory: no earlier_run warning"; cat "$work/stderr"; failures=$((failures + 1))

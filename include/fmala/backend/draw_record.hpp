@@ -8,7 +8,7 @@
 //
 //   void record(Draws& out, int index, DrawDone done);
 //   void finish_records();           // completes every draw still on its way
-//   void cancel_records() noexcept;  // forgets them, for a run that failed
+//   void cancel_records() noexcept;  // drops them, for a run that failed
 //
 // Its record() only starts the copies; the draw's values land in `out` and
 // `done` runs with the counters of that moment when the engine completes the
@@ -54,8 +54,8 @@ inline void store_draw(Draws& out, int index, int chains, int dim, const Real* t
   }
 }
 
-// The counters of C chains from the arrays in which the engines keep them:
-// `counts` holds accepted, non-finite and floor counts, (C) each, back to back.
+// The counters of C chains from the arrays in which the engines keep them.
+// `counts` contains the accepted, non-finite and floor counts, (C) each, back to back.
 static_assert(kCounterBuffers == 3, "counters_from reads three counters");
 
 inline EngineCounters counters_from(int chains, const int64_t* counts, const Real* accept_prob_sum,
