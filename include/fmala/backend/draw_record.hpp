@@ -10,10 +10,10 @@
 //   void finish_records();           // completes every draw still on its way
 //   void cancel_records() noexcept;  // drops them, for a run that failed
 //
-// Its record() only starts the copies; the draw's values land in `out` and
-// `done` runs with the counters of that moment when the engine completes the
-// draw: at its next record() or finish_records() at the latest. Draws
-// complete in the order they were recorded.
+// Its record() only starts the copies. The engine completes the draw at its
+// next record() or finish_records() at the latest: then the draw's values
+// land in `out`, and `done` runs with the counters of the moment the draw
+// was taken. Draws complete in the order they were recorded.
 
 #include <algorithm>
 #include <cstddef>
