@@ -648,7 +648,8 @@ void require_device_pointer(const void* p, const char* name) {
 void check_model(const Model& model) { (void)cuda_detail::supported_dim(model); }
 
 SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
-                            const DeviceBuffers& buffers, const ProgressFn& progress) {
+                            const DeviceBuffers& buffers, const ProgressFn& progress,
+                            const RunControl& control) {
   std::string reason;
   if (!device_available(&reason)) {
     throw make_error("sample_on_device", reason, "Run it on a machine with a CUDA device");
@@ -657,6 +658,10 @@ SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
   if (settings.stream.enabled) {
     throw make_error("sample_on_device", "streaming keeps running statistics on the host",
                      "Turn streaming off; the draws go to the device buffer");
+  }
+  if (control.resume != nullptr || control.save || control.checkpoint_every != 0) {
+    throw make_error("sample_on_device", "checkpoints hold the draws on the host, and this run keeps them on the device",
+                     "Run without checkpoints (no resume, save or checkpoint_every in the RunControl)");
   }
   if (buffers.draws == nullptr) {
     throw make_error("sample_on_device: draws", "is null",
@@ -681,11 +686,43 @@ SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
   cuda_detail::CudaEngine engine(model, settings.options, settings.chains, settings.seed,
                                  static_cast<uint64_t>(settings.first_chain), &buffers, settings.draws,
                                  /*records_draws=*/true);
-  SamplerRun run = drive(engine, model, settings, theta0, progress, RunControl{});
+  SamplerRun run = drive(engine, model, settings, theta0, progress, control);
   engine.synchronize();
   run.peak_memory_bytes = engine.device_bytes();
   run.device_tile = engine.network_tile();
   return run;
+}
+
+DeviceValues allocate_device_values(size_t size) {
+  std::string reason;
+  if (!device_available(&reason)) {
+    throw make_error("draws on the device", reason, "Run on a machine with a CUDA device, or keep the draws on the host");
+  }
+  DeviceValues out;
+  FMALA_CUDA_CHECK(cudaGetDevice(&out.device));
+  void* p = nullptr;
+  const cudaError_t status = cudaMalloc(&p, std::max<size_t>(size, 1) * sizeof(Real));
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();
+    size_t free_bytes = 0;
+    size_t total_bytes = 0;
+    (void)cudaMemGetInfo(&free_bytes, &total_bytes);
+    (void)cudaGetLastError();
+    throw make_error("draws on the device",
+                     "the draws need " + std::to_string(size * sizeof(Real) >> 20) + " MiB of device " +
+                         std::to_string(out.device) + ", which has " + std::to_string(free_bytes >> 20) +
+                         " MiB free (" + cudaGetErrorName(status) + ")",
+                     "Keep fewer draws (--draws, --thin) or keep them on the host");
+  }
+  // cudaFree waits for work that uses the memory; errors at release are
+  // ignored, as a destructor cannot report them.
+  out.data = std::shared_ptr<Real>(static_cast<Real*>(p), [](Real* q) { (void)cudaFree(q); });
+  out.size = size;
+  return out;
+}
+
+void copy_to_host(const Real* device, size_t size, Real* host) {
+  FMALA_CUDA_CHECK(cudaMemcpy(host, device, size * sizeof(Real), cudaMemcpyDeviceToHost));
 }
 
 SamplerRun run_sampler(const Model& model, const RunSettings& settings,

@@ -39,9 +39,19 @@ void evaluate_gradient(const Model&, int, const Real*, Real*, Real*) {
                    "Rebuild with nvcc on PATH, or use --backend cpu");
 }
 
-SamplerRun sample_on_device(const Model&, const RunSettings&, const DeviceBuffers&, const ProgressFn&) {
+SamplerRun sample_on_device(const Model&, const RunSettings&, const DeviceBuffers&, const ProgressFn&,
+                            const RunControl&) {
   throw make_error("sample_on_device", "this build of fmala has no CUDA back end",
                    "Rebuild with nvcc on PATH");
+}
+
+DeviceValues allocate_device_values(size_t) {
+  throw make_error("draws on the device", "this build of fmala has no CUDA back end",
+                   "Rebuild with nvcc on PATH, or keep the draws on the host");
+}
+
+void copy_to_host(const Real*, size_t, Real*) {
+  throw make_error("copy_to_host", "this build of fmala has no CUDA back end", "Rebuild with nvcc on PATH");
 }
 
 ProductTiming time_layer_products(int, int, int, int, int) {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/options.hpp"
 #include "fmala/backend/cpu_engine.hpp"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
@@ -492,6 +493,62 @@ TEST(CudaDeviceApi, WithoutDeviceSaysSo) {
   } catch (const fmala::Error& e) {
     EXPECT_NE(std::string(e.what()).find("sample_on_device"), std::string::npos) << e.what();
   }
+}
+
+// Runs `fmala sample` with these arguments in this process, as the Python
+// package does, and returns its results.
+fmala::cli::SampleResults sample_in_process(std::vector<std::string> arguments, bool device_draws) {
+  CLI::App app{"fmala sample", "fmala"};
+  fmala::cli::SampleOptions options;
+  fmala::cli::add_sample_options(app, options);
+  fmala::cli::Invocation invocation;
+  invocation.arguments = arguments;
+  std::reverse(arguments.begin(), arguments.end());
+  app.parse(arguments);
+  options.device_draws = device_draws;
+  fmala::cli::SampleResults results;
+  invocation.results = &results;
+  EXPECT_EQ(fmala::cli::run_sample(options, invocation), 0);
+  return results;
+}
+
+TEST(CudaDeviceApi, DeviceDrawsNeedTheCudaBackend) {
+  try {
+    sample_in_process({"--target", "funnel", "--chains", "2", "--warmup", "5", "--draws", "5", "--quiet"}, true);
+    ADD_FAILURE() << "device_draws with --backend cpu was accepted";
+  } catch (const fmala::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("device_draws: keeps the draws on the GPU"), std::string::npos)
+        << e.what();
+  }
+}
+
+// Chains in batches of 5, 5 and 2 each write their own slice of the device
+// array, and the host's copy equals a run that records its draws as usual.
+TEST(CudaDeviceApi, SampleCommandDeviceDraws) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+  const std::vector<std::string> arguments = {
+      "--target", "funnel", "--dim", "6", "--sampler", "fmala,mala", "--chains", "12", "--chain-batch", "5",
+      "--adapt-per-chain", "--warmup", "40", "--draws", "15", "--thin", "2", "--seed", "7", "--backend",
+      "cuda", "--quiet"};
+  const fmala::cli::SampleResults host = sample_in_process(arguments, false);
+  const fmala::cli::SampleResults device = sample_in_process(arguments, true);
+  ASSERT_EQ(host.samplers.size(), 2u);
+  ASSERT_EQ(device.samplers.size(), 2u);
+  for (size_t i = 0; i < host.samplers.size(); ++i) {
+    const auto& expected = host.samplers[i];
+    const auto& with_device = device.samplers[i];
+    EXPECT_EQ(expected.device_draws.data, nullptr);
+    ASSERT_NE(with_device.device_draws.data, nullptr) << with_device.name;
+    ASSERT_EQ(with_device.device_draws.size, size_t{12} * 15 * 6) << with_device.name;
+    std::vector<Real> values(with_device.device_draws.size);
+    fmala::cuda::copy_to_host(with_device.device_draws.data.get(), values.size(), values.data());
+    EXPECT_EQ(values, expected.draws.values) << with_device.name;
+    EXPECT_EQ(with_device.draws.values, expected.draws.values) << with_device.name;
+    EXPECT_EQ(with_device.draws.log_density, expected.draws.log_density) << with_device.name;
+    EXPECT_EQ(with_device.draws.accepted, expected.draws.accepted) << with_device.name;
+  }
+  EXPECT_EQ(device.summary_json.size(), host.summary_json.size());
 }
 
 #if defined(FMALA_WITH_CUDA)

@@ -12,6 +12,11 @@ arguments (``chains=64`` for ``--chains 64``, ``adapt_per_chain=True`` for
     result.summary()["samplers"]  # summary.json as a dict
     result.to_arviz("mala")       # arviz.InferenceData
 
+With ``backend="cuda", device_draws=True`` the draws stay on the GPU that
+made them: ``result.draws`` then maps each sampler to an array on that device, which
+``torch.from_dlpack`` or ``cupy.from_dlpack`` take without a copy, and
+``result.host_draws`` the same values as NumPy arrays.
+
 Arrays may be NumPy arrays or any array that NumPy reads through DLPack or
 ``__array__`` (PyTorch and JAX tensors on the CPU, for instance). Errors are
 raised as ``fmala.Error`` (a ValueError) with the command's messages, and
@@ -105,6 +110,10 @@ class Result:
     ``draws``, ``log_density`` and ``sample_stats`` map each sampler's name to
     NumPy arrays of shape (chains, draws, parameters) and (chains, draws);
     NumPy arrays export themselves through DLPack (``torch.from_dlpack``).
+    With ``device_draws=True``, ``draws`` maps each sampler to an array of
+    the same shape on the GPU that made it, exported through DLPack, and
+    ``host_draws`` to the NumPy copy that the summary was computed from;
+    otherwise ``host_draws`` is ``draws``.
     ``parameter_names`` maps each sampler to the names of the draws' columns.
     For classifiers with a test split, ``test_probabilities`` maps each
     sampler to the posterior-mean class probabilities (test rows, classes)
@@ -113,7 +122,8 @@ class Result:
 
     def __init__(self, output: Dict[str, Any]):
         self._summary_text: str = output["summary"]
-        self.draws: Dict[str, np.ndarray] = {}
+        self.draws: Dict[str, Any] = {}
+        self.host_draws: Dict[str, np.ndarray] = {}
         self.log_density: Dict[str, np.ndarray] = {}
         self.sample_stats: Dict[str, Dict[str, np.ndarray]] = {}
         self.parameter_names: Dict[str, List[str]] = {}
@@ -121,7 +131,8 @@ class Result:
         self.test_labels: Optional[np.ndarray] = None
         for entry in output["samplers"]:
             name = entry["name"]
-            self.draws[name] = entry["values"]
+            self.host_draws[name] = entry["values"]
+            self.draws[name] = entry.get("device_values", entry["values"])
             self.log_density[name] = entry["log_density"]
             self.sample_stats[name] = dict(entry.get("sample_stats", {}))
             self.parameter_names[name] = list(entry["columns"])
@@ -159,14 +170,14 @@ class Result:
         stats = {"lp": self.log_density[sampler]}
         stats.update(self.sample_stats[sampler])
         return arviz.from_dict(
-            posterior={"theta": self.draws[sampler]},
+            posterior={"theta": self.host_draws[sampler]},
             sample_stats=stats,
             coords={"parameter": self.parameter_names[sampler]},
             dims={"theta": ["parameter"]},
         )
 
     def __repr__(self) -> str:
-        shapes = ", ".join(f"{k}: {v.shape}" for k, v in self.draws.items())
+        shapes = ", ".join(f"{k}: {v.shape}" for k, v in self.host_draws.items())
         return f"fmala.Result({shapes})"
 
 
@@ -215,10 +226,10 @@ def _data_arrays(model: Optional[str], train: Any, test: Any) -> Dict[str, np.nd
     return arrays
 
 
-def sample(*, train: Any = None, test: Any = None, **options: Any) -> Result:
+def sample(*, train: Any = None, test: Any = None, device_draws: bool = False, **options: Any) -> Result:
     """Runs one or more samplers and returns their draws and summary.
 
-    Every keyword but ``train`` and ``test`` is an option of ``fmala sample``,
+    Every keyword but ``train``, ``test`` and ``device_draws`` is an option of ``fmala sample``,
     listed below: ``target``, ``model``, ``preset``, ``data``,
     ``sampler`` (a name or a list), ``chains``, ``warmup``, ``draws``,
     ``thin``, ``step_size``, ``seed``, ``out`` (also write the command's
@@ -229,6 +240,12 @@ def sample(*, train: Any = None, test: Any = None, **options: Any) -> Result:
     (N, P), (N, H, W) or (N, H, W, C) and whole-number class labels; for
     ``model='mlp'``, features (N, P) and targets (N,) of which a seeded 90/10
     split is taken as with a data file.
+
+    ``device_draws=True`` (with ``backend='cuda'``) keeps each sampler's
+    draws on the GPU in ``Result.draws``, for ``torch.from_dlpack`` and
+    other DLPack readers; the summary and ``to_arviz`` use a host copy
+    (``Result.host_draws``). It cannot be combined with ``stream`` or with
+    checkpoints (pass ``no_checkpoint=True`` with ``out``).
 
     Raises ``fmala.Error`` for invalid options or data, and KeyboardInterrupt
     when Ctrl-C stopped the run (with ``out``, ``resume(out)`` continues it).
@@ -242,7 +259,7 @@ def sample(*, train: Any = None, test: Any = None, **options: Any) -> Result:
     arrays = _data_arrays(model, train, test)
     arguments = _arguments(options)
     command_line = "fmala.sample " + " ".join(shlex.quote(a) for a in arguments)
-    return _finish(_run(arguments, command_line, None, **arrays))
+    return _finish(_run(arguments, command_line, None, **arrays, device_draws=bool(device_draws)))
 
 
 def _options_doc() -> str:

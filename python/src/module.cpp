@@ -45,6 +45,16 @@ nb::object owned_array(std::vector<T>&& values, std::vector<size_t> shape) {
   return nb::cast(nb::ndarray<nb::numpy, T>(held->data(), shape.size(), shape.data(), owner));
 }
 
+// An array over draws kept on a GPU, exported through DLPack with the
+// device's type and index; its memory lives until the last view is gone.
+nb::object device_array(const fmala::cuda::DeviceValues& values, std::vector<size_t> shape) {
+  auto* shared = new std::shared_ptr<fmala::Real>(values.data);
+  nb::capsule owner(shared, [](void* p) noexcept { delete static_cast<std::shared_ptr<fmala::Real>*>(p); });
+  return nb::cast(nb::ndarray<double, nb::device::cuda>(values.data.get(), shape.size(), shape.data(), owner,
+                                                        nullptr, nb::dtype<double>(), nb::device::cuda::value,
+                                                        values.device));
+}
+
 // Parses the arguments of `fmala sample` into options, as the program does.
 fmala::cli::SampleOptions parse_options(CLI::App& app, const std::vector<std::string>& arguments) {
   fmala::cli::SampleOptions options;
@@ -86,11 +96,12 @@ std::shared_ptr<fmala::cli::DataArrays> make_arrays(const std::optional<HostArra
 
 // Runs `fmala sample` (or `fmala resume DIR` when `resume` is set) with the
 // GIL released, and returns the exit status, the summary and every
-// sampler's draws and statistics.
+// sampler's draws and statistics; with device_draws, also the draws on the
+// GPU that made them.
 nb::dict run(const std::vector<std::string>& arguments, const std::string& command_line,
              const std::optional<std::string>& resume, const std::optional<HostArray>& x_train,
              const std::optional<HostArray>& y_train, const std::optional<HostArray>& x_test,
-             const std::optional<HostArray>& y_test, const std::optional<HostArray>& table) {
+             const std::optional<HostArray>& y_test, const std::optional<HostArray>& table, bool device_draws) {
   fmala::cli::SampleResults results;
   fmala::cli::Invocation invocation;
   invocation.command_line = command_line;
@@ -114,6 +125,7 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
       options = parse_options(app, arguments);
     }
     options.arrays = make_arrays(x_train, y_train, x_test, y_test, table);
+    options.device_draws = device_draws;
     nb::gil_scoped_release release;
     status = resume ? fmala::cli::run_resume(*resume, options, invocation)
                     : fmala::cli::run_sample(options, invocation);
@@ -130,6 +142,9 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
     nb::dict entry;
     entry["name"] = s.name;
     entry["columns"] = s.columns;
+    if (s.device_draws.data) {
+      entry["device_values"] = device_array(s.device_draws, {c, n, static_cast<size_t>(d.dim)});
+    }
     entry["values"] = owned_array(std::move(d.values), {c, n, static_cast<size_t>(d.dim)});
     entry["log_density"] = owned_array(std::move(d.log_density), {c, n});
     if (d.has_statistics()) {
@@ -181,7 +196,7 @@ NB_MODULE(_core, m) {
   m.def("run", &run, nb::arg("arguments"), nb::arg("command_line"), nb::arg("resume").none() = nb::none(),
         nb::arg("x_train").none() = nb::none(), nb::arg("y_train").none() = nb::none(),
         nb::arg("x_test").none() = nb::none(), nb::arg("y_test").none() = nb::none(),
-        nb::arg("table").none() = nb::none(),
+        nb::arg("table").none() = nb::none(), nb::arg("device_draws") = false,
         "Run `fmala sample` with these arguments (or resume the run in `resume`); returns a dict with "
         "the exit status, summary.json's text and every sampler's draws.");
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fmala/backend/cuda.hpp"
 #include "fmala/io/classification_data.hpp"
 #include "fmala/io/table.hpp"
 #include "fmala/model/model.hpp"
@@ -89,6 +90,10 @@ struct SampleOptions {
   std::function<bool(const std::string&)> was_given = [](const std::string&) { return false; };
   // In place of --data; null when the data come from files.
   std::shared_ptr<const DataArrays> arrays;
+  // Set by the Python package, not a flag: each sampler's kept draws stay on
+  // the GPU that makes them (--backend cuda) in SampleResults::Sampler::
+  // device_draws, besides the host copy that the summary and files use.
+  bool device_draws = false;
 };
 
 void add_sample_options(CLI::App& app, SampleOptions& options);
@@ -103,6 +108,9 @@ struct SampleResults {
     Draws draws;                       // (C, S, D), or (C, S, M) with --stream
     std::vector<std::string> columns;  // the parameter name of each of the D or M columns
     TestPredictive predictive;         // classifiers with a test split; else empty
+    // With SampleOptions::device_draws: the (C, S, D) draws on the GPU;
+    // else empty.
+    cuda::DeviceValues device_draws;
   };
   std::vector<Sampler> samplers;
   std::string summary_json;  // the text of summary.json

@@ -1474,6 +1474,21 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
                      "Continue that run with 'fmala resume " + o.out + "', or delete " +
                          checkpoint_dir.string() + " to start a new one there");
   }
+  if (o.device_draws) {
+    // Only the Python package sets this, so the fixes name its keywords.
+    if (o.backend != "cuda") {
+      throw make_error("device_draws", "keeps the draws on the GPU that makes them, but the run uses --backend cpu",
+                       "Pass backend='cuda', or leave device_draws out to get NumPy arrays");
+    }
+    if (o.stream) {
+      throw make_error("device_draws", "streaming keeps running statistics instead of the draws",
+                       "Drop stream=True, or leave device_draws out");
+    }
+    if (checkpoints) {
+      throw make_error("device_draws", "checkpoints for resume keep the draws on the host",
+                       "Pass no_checkpoint=True with out=, or leave device_draws out");
+    }
+  }
   if (o.backend == "cuda") {
     // The model first: a run the back end cannot evaluate is refused on any
     // machine, before it spends time on a device.
@@ -1578,6 +1593,12 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     const int batch = o.chain_batch > 0 ? std::min(o.chain_batch, mine.count) : mine.count;
     const int batches = (mine.count + batch - 1) / batch;
     std::vector<SamplerRun> parts;
+    // With device_draws, every batch writes its chains' slice of one device
+    // array of this process's chains.
+    const size_t draw_values = static_cast<size_t>(s.draws) * static_cast<size_t>(model->dim());
+    const cuda::DeviceValues on_device =
+        o.device_draws ? cuda::allocate_device_values(static_cast<size_t>(mine.count) * draw_values)
+                       : cuda::DeviceValues{};
     for (int part = 0; part < batches; ++part) {
       RunSettings b = s;
       b.first_chain = mine.first + static_cast<int64_t>(part) * batch;
@@ -1665,8 +1686,20 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
       }
       ProgressBar bar(label, tty);
       try {
-        parts.push_back(run_sampler(
-            *model, b, [&bar](int64_t done, int64_t total) { bar.update(done, total); }, control));
+        const ProgressFn progress = [&bar](int64_t done, int64_t total) { bar.update(done, total); };
+        if (on_device.data) {
+          cuda::DeviceBuffers buffers;
+          buffers.draws = on_device.data.get() + static_cast<size_t>(b.first_chain - mine.first) * draw_values;
+          SamplerRun done = cuda::sample_on_device(*model, b, buffers, progress, control);
+          // The device memory of the run includes the kept draws.
+          done.peak_memory_bytes += on_device.size * sizeof(Real);
+          // The summary, the files and the host's draws read the values on the host.
+          done.draws.values.resize(static_cast<size_t>(b.chains) * draw_values);
+          cuda::copy_to_host(buffers.draws, done.draws.values.size(), done.draws.values.data());
+          parts.push_back(std::move(done));
+        } else {
+          parts.push_back(run_sampler(*model, b, progress, control));
+        }
       } catch (const RunStopped& stopped) {
         return report_stop(log, checkpoints ? o.out : std::string(), name,
                            "after " + std::to_string(stopped.done()) + " of " + std::to_string(stopped.total()) +
@@ -1750,6 +1783,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
       } else if (s.stream.keep_last > 0) {
         kept.predictive = model->test_predictive(run->stream.last_in_order());
       }
+      kept.device_draws = on_device;
       // The shape stays behind for summary.json.
       kept.draws = std::move(run->draws);
       kept.columns = std::move(names);

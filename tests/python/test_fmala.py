@@ -224,6 +224,54 @@ def test_draws_export_through_dlpack():
     assert np.shares_memory(view, draws)
 
 
+def test_host_draws_are_the_draws_without_device_draws():
+    result = fmala.sample(**FUNNEL, quiet=True)
+    assert result.host_draws["mala"] is result.draws["mala"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(), "device_draws: keeps the draws on the GPU .* backend='cuda'"),
+        (dict(backend="cuda", stream=True), "device_draws: streaming .* Drop stream=True"),
+        (dict(backend="cuda", out="OUT"), "device_draws: checkpoints .* no_checkpoint=True"),
+    ],
+)
+def test_device_draws_needs_a_plain_cuda_run(tmp_path, options, message):
+    if options.get("out") == "OUT":
+        options = dict(options, out=str(tmp_path / "run"))
+    with pytest.raises(fmala.Error, match=message):
+        fmala.sample(**FUNNEL, quiet=True, device_draws=True, **options)
+
+
+def cuda_reason():
+    """Why the CUDA runs cannot be tested here, or None when they can."""
+    try:
+        fmala.sample(target="funnel", dim=2, chains=1, warmup=1, draws=1, backend="cuda", quiet=True)
+    except fmala.Error as e:
+        return str(e)
+    return None
+
+
+def test_device_draws_stay_on_the_gpu():
+    reason = cuda_reason()
+    if reason:
+        pytest.skip(f"no CUDA run possible: {reason}")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("this PyTorch has no CUDA support")
+    options = dict(FUNNEL, backend="cuda", quiet=True)
+    on_host = fmala.sample(**options)
+    on_device = fmala.sample(**options, device_draws=True)
+    for sampler in on_host.samplers:
+        tensor = torch.from_dlpack(on_device.draws[sampler])
+        assert tensor.device.type == "cuda"
+        assert tuple(tensor.shape) == (8, 60, 6)
+        assert np.array_equal(tensor.cpu().numpy(), on_host.draws[sampler])
+        assert np.array_equal(on_device.host_draws[sampler], on_host.draws[sampler])
+    assert on_device.summary()["samplers"] == on_host.summary()["samplers"]
+
+
 def test_torch_round_trip():
     torch = pytest.importorskip("torch")
     x_train, y_train, x_test, y_test = classification_arrays()

@@ -2,6 +2,7 @@
 // Entry points of the CUDA back end. They are defined in kernels/ when fmala is
 // built with a CUDA compiler, and throw fmala::Error otherwise.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,15 +57,36 @@ struct DeviceBuffers {
 // Runs one sampler on the current CUDA device as run_sampler does, but reads
 // the initial states from and writes the kept draws into the caller's device
 // buffers, on the caller's stream: the draws never pass through the host.
+// `control` may ask the run to stop (stop_requested) and share the step
+// size's adaptation between processes (mean_accept_prob); checkpoints keep
+// draws on the host, so its resume and save must be empty.
 // The returned SamplerRun has everything but the values of the draws
 // (draws.values is empty; draws.log_density and the per-draw statistics are
 // on the host as usual; fmala::summarize needs the values, so copy them to
 // the host first). settings.backend and settings.threads are not used.
 // Buffer sizes cannot be checked: they must be as stated above. Throws
 // fmala::Error without a usable device, for a model the back end does not
-// evaluate, a host pointer, a null draws buffer, or streaming settings.
+// evaluate, a host pointer, a null draws buffer, streaming settings, or a
+// control with checkpoints.
 SamplerRun sample_on_device(const Model& model, const RunSettings& settings,
-                            const DeviceBuffers& buffers, const ProgressFn& progress = {});
+                            const DeviceBuffers& buffers, const ProgressFn& progress = {},
+                            const RunControl& control = {});
+
+// Reals in device memory that free themselves when the last copy of `data`
+// is dropped: the draws that a run keeps on the GPU that made them.
+struct DeviceValues {
+  std::shared_ptr<Real> data;
+  size_t size = 0;  // number of values
+  int device = -1;  // the index of the CUDA device they are on
+};
+
+// Allocates `size` values on the current device. Throws fmala::Error without
+// a usable device or when the device's memory is short.
+DeviceValues allocate_device_values(size_t size);
+
+// Copies `size` values from device (or managed) memory to host memory and
+// returns when the copy is done.
+void copy_to_host(const Real* device, size_t size, Real* host);
 
 // Evaluates the model on the current CUDA device as the back end's samplers
 // do, for `chains` chains, from and into host buffers: f and, for order >= 1,
