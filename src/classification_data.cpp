@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/idx.hpp"
 #include "fmala/io/npy.hpp"
@@ -42,6 +43,8 @@ constexpr const char* kTableNames[] = {"train.csv", "test.csv"};
 
 // Largest label accepted for NPY and tables, so that n_classes = label + 1 fits in int.
 constexpr double kMaxLabel = INT_MAX - 1;
+// Training arrays on a GPU get their classes counted up to this many.
+constexpr int kMaxCountedClasses = 1 << 20;
 
 bool path_exists(const fs::path& path) {
   std::error_code error;
@@ -219,6 +222,51 @@ void check_finite(const std::vector<double>& x, size_t p, const std::string& pat
   }
 }
 
+// Checks the shapes of arrays x and y of one split (named x_path and y_path
+// in messages) and returns the image shape of x.
+ImageShape shape_of_split(const std::vector<size_t>& x_shape, const std::vector<size_t>& y_shape,
+                          const std::string& x_path, const std::string& y_path) {
+  const size_t rank = x_shape.size();
+  if (rank < 2 || rank > 4) {
+    throw make_error(
+        x_path,
+        "x has shape " + shape_repr(x_shape) + ", expected (N, P), (N, H, W) or (N, H, W, C)",
+        "Give the features with one row per example, e.g. "
+        "x.reshape(len(x), -1) for (N, P)");
+  }
+  ImageShape shape;
+  if (rank == 2) {
+    shape.width = x_shape[1];
+  } else {
+    shape.height = x_shape[1];
+    shape.width = x_shape[2];
+    shape.channels = rank == 4 ? x_shape[3] : 1;
+  }
+  if (shape.height > INT_MAX || shape.width > INT_MAX || shape.channels > INT_MAX) {
+    throw make_error(x_path,
+                     "x has shape " + shape_repr(x_shape) + ", with an extent beyond the " +
+                         std::to_string(INT_MAX) + " that the image shape fields hold",
+                     "Give the rows with smaller extents, e.g. as (N, H, W, C) images");
+  }
+  if (shape.features() == 0) {
+    throw make_error(x_path,
+                     "x has shape " + shape_repr(x_shape) + ", which gives each row no features",
+                     "Give at least one feature per row");
+  }
+  if (y_shape.size() != 1) {
+    throw make_error(y_path,
+                     "y has shape " + shape_repr(y_shape) + ", expected 1 dimension (N)",
+                     "Give the labels as a 1-dimensional array, e.g. y.ravel()");
+  }
+  if (y_shape[0] != x_shape[0]) {
+    throw make_error(
+        y_path,
+        fmt::format("has {} labels, but {} has {} rows", y_shape[0], x_path, x_shape[0]),
+        "Use x and y of the same split");
+  }
+  return shape;
+}
+
 // Checks arrays x and y of one split (named x_path and y_path in messages)
 // and sets `shape` to the image shape of x.
 Split split_from_arrays(NpyArray x, const NpyArray& y, const std::string& x_path, const std::string& y_path,
@@ -226,46 +274,7 @@ Split split_from_arrays(NpyArray x, const NpyArray& y, const std::string& x_path
   Split split;
   split.x_path = x_path;
   split.y_path = y_path;
-
-  const size_t rank = x.shape.size();
-  if (rank < 2 || rank > 4) {
-    throw make_error(
-        split.x_path,
-        "x has shape " + shape_repr(x.shape) + ", expected (N, P), (N, H, W) or (N, H, W, C)",
-        "Give the features with one row per example, e.g. "
-        "x.reshape(len(x), -1) for (N, P)");
-  }
-  shape = ImageShape{};
-  if (rank == 2) {
-    shape.width = x.shape[1];
-  } else {
-    shape.height = x.shape[1];
-    shape.width = x.shape[2];
-    shape.channels = rank == 4 ? x.shape[3] : 1;
-  }
-  if (shape.height > INT_MAX || shape.width > INT_MAX || shape.channels > INT_MAX) {
-    throw make_error(split.x_path,
-                     "x has shape " + shape_repr(x.shape) + ", with an extent beyond the " +
-                         std::to_string(INT_MAX) + " that the image shape fields hold",
-                     "Give the rows with smaller extents, e.g. as (N, H, W, C) images");
-  }
-  if (shape.features() == 0) {
-    throw make_error(split.x_path,
-                     "x has shape " + shape_repr(x.shape) + ", which gives each row no features",
-                     "Give at least one feature per row");
-  }
-  if (y.shape.size() != 1) {
-    throw make_error(split.y_path,
-                     "y has shape " + shape_repr(y.shape) + ", expected 1 dimension (N)",
-                     "Give the labels as a 1-dimensional array, e.g. y.ravel()");
-  }
-  if (y.shape[0] != x.shape[0]) {
-    throw make_error(
-        split.y_path,
-        fmt::format("has {} labels, but {} has {} rows", y.shape[0], split.x_path, x.shape[0]),
-        "Use x and y of the same split");
-  }
-
+  shape = shape_of_split(x.shape, y.shape, x_path, y_path);
   check_finite(x.values, shape.features(), split.x_path);
   split.y.resize(y.values.size());
   for (size_t n = 0; n < y.values.size(); ++n) {
@@ -327,6 +336,30 @@ Split read_table_split(const std::string& path, size_t& p) {
   return split;
 }
 
+// Throws fmala::Error naming `path` unless every feature's mean and sd are
+// finite and the sd positive.
+void check_scaling(const std::vector<double>& mean, const std::vector<double>& sd, const std::string& path) {
+  for (size_t j = 0; j < mean.size(); ++j) {
+    // Values near the limits of double overflow the sum, and distinct values
+    // less than about 1e-162 apart underflow the squares to 0.
+    if (!std::isfinite(mean[j]) || !std::isfinite(sd[j]) || !(sd[j] > 0)) {
+      throw make_error(path,
+                       fmt::format("feature {} cannot be standardised: its training mean is {} "
+                                   "and its sd {} in double precision",
+                                   j, mean[j], sd[j]),
+                       "Rescale the feature before saving, or load without normalisation");
+    }
+  }
+}
+
+// x (rows, p) to (value - mean_j) / sd_j.
+void apply_scaling(std::vector<double>& x, const std::vector<double>& mean, const std::vector<double>& sd) {
+  const size_t p = mean.size();
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = (x[i] - mean[i % p]) / sd[i % p];
+  }
+}
+
 // Scales each feature j of train_x and test_x, both (rows, p), to
 // (value - mean_j) / sd_j with the mean and population sd of train_x. A
 // feature that is constant on the training rows gets its value as the mean
@@ -366,43 +399,34 @@ void standardise(std::vector<double>& train_x, std::vector<double>& test_x, size
       continue;
     }
     sd[j] = std::sqrt(squares[j] / static_cast<double>(n));
-    // Values near the limits of double overflow the sum, and distinct values
-    // less than about 1e-162 apart underflow the squares to 0.
-    if (!std::isfinite(mean[j]) || !std::isfinite(sd[j]) || !(sd[j] > 0)) {
-      throw make_error(path,
-                       fmt::format("feature {} cannot be standardised: its training mean is {} "
-                                   "and its sd {} in double precision",
-                                   j, mean[j], sd[j]),
-                       "Rescale the feature before saving, or load without normalisation");
-    }
   }
-
+  check_scaling(mean, sd, path);
   for (std::vector<double>* x : {&train_x, &test_x}) {
-    for (size_t i = 0; i < x->size(); ++i) {
-      (*x)[i] = ((*x)[i] - mean[i % p]) / sd[i % p];
-    }
+    apply_scaling(*x, mean, sd);
   }
 }
 
 // Builds the data set from the splits read: checks the sizes and labels,
 // keeps the training subset and scales the features.
-ClassificationData assemble(Split train, Split test, const ImageShape& shape, size_t subset,
-                            Normalisation normalise, const std::string& source) {
-  const size_t n_rows = train.y.size();
+// Checks the training rows and the subset; returns the rows kept.
+size_t kept_rows(size_t n_rows, size_t subset, const std::string& x_path) {
   if (n_rows == 0) {
-    throw make_error(train.x_path, "the training split is empty (0 rows)",
-                     "Give at least one training row");
+    throw make_error(x_path, "the training split is empty (0 rows)", "Give at least one training row");
   }
   if (subset > n_rows) {
     throw make_error("subset",
                      std::to_string(subset) + " exceeds the " + std::to_string(n_rows) +
-                         " training rows in " + train.x_path,
+                         " training rows in " + x_path,
                      "Give at most " + std::to_string(n_rows) + ", or 0 for all");
   }
+  return subset > 0 ? subset : n_rows;
+}
 
-  // All rows count, also those the subset drops, so the number of classes
-  // does not change with the subset.
-  int max_label = *std::max_element(train.y.begin(), train.y.end());
+// The largest label of the training rows and the test split; throws when it
+// leaves fewer than 2 classes. All rows count, also those the subset drops,
+// so the number of classes does not change with the subset.
+int largest_label(int train_largest, const Split& train, const Split& test) {
+  int max_label = train_largest;
   if (!test.y.empty()) {
     max_label = std::max(max_label, *std::max_element(test.y.begin(), test.y.end()));
   }
@@ -413,9 +437,15 @@ ClassificationData assemble(Split train, Split test, const ImageShape& shape, si
         "every label is 0" + also + ", so the data has 1 class, but a classifier needs at least 2",
         "Store the class labels as whole numbers 0, 1, ..., K-1 with K >= 2");
   }
+  return max_label;
+}
+
+ClassificationData assemble(Split train, Split test, const ImageShape& shape, size_t subset,
+                            Normalisation normalise, const std::string& source) {
+  const size_t n_train = kept_rows(train.y.size(), subset, train.x_path);
+  const int max_label = largest_label(*std::max_element(train.y.begin(), train.y.end()), train, test);
 
   const size_t p = shape.features();
-  const size_t n_train = subset > 0 ? subset : n_rows;
   train.x.resize(n_train * p);
   train.y.resize(n_train);
   if (normalise == Normalisation::standard) {
@@ -648,6 +678,62 @@ ClassificationData classification_data_from_arrays(const ArraySplit& train, cons
     check_same_shape(test_shape, shape, test_split, train_split);
   }
   return assemble(std::move(train_split), std::move(test_split), shape, subset, normalise, source);
+}
+
+ClassificationData classification_data_from_device_arrays(const DeviceArrayView& x, const DeviceArrayView& y,
+                                                          const ArraySplit* test, size_t subset,
+                                                          Normalisation normalise, const std::string& source) {
+  const ImageShape shape = shape_of_split(x.shape, y.shape, x.name, y.name);
+  const size_t p = shape.features();
+  const size_t n_train = kept_rows(y.shape[0], subset, x.name);
+  const bool standard = normalise == Normalisation::standard;
+  cuda::PreparedTrainingSplit prepared =
+      cuda::prepare_training_split(x, y, p, n_train, standard, kMaxLabel, kMaxCountedClasses);
+  if (prepared.first_nonfinite >= 0) {
+    const auto i = static_cast<size_t>(prepared.first_nonfinite);
+    throw make_error(x.name,
+                     fmt::format("the feature value at index {} (row {}, feature {}) is {}", i, i / p, i % p,
+                                 std::isnan(prepared.bad_feature) ? "NaN" : "infinite"),
+                     "Remove or impute missing and infinite values first");
+  }
+  if (prepared.first_bad_label >= 0) {
+    // Throws the message a label on the host gets.
+    (void)to_label(prepared.bad_label, y.name, "index " + std::to_string(prepared.first_bad_label));
+    throw make_error(y.name, fmt::format("the label at index {} is not a class label", prepared.first_bad_label),
+                     "Store the class labels as whole numbers 0, 1, ..., K-1");
+  }
+  Split train_split;
+  train_split.x_path = x.name;
+  train_split.y_path = y.name;
+  Split test_split;
+  if (test) {
+    ImageShape test_shape;
+    test_split = split_from_arrays(test->x, test->y, test->x_name, test->y_name, test_shape);
+    check_same_shape(test_shape, shape, test_split, train_split);
+  }
+  const int max_label = largest_label(prepared.largest_label, train_split, test_split);
+  if (standard) {
+    check_scaling(prepared.mean, prepared.sd, x.name);
+    apply_scaling(test_split.x, prepared.mean, prepared.sd);
+  }
+
+  ClassificationData data;
+  data.source = source;
+  data.n_features = p;
+  data.height = static_cast<int>(shape.height);
+  data.width = static_cast<int>(shape.width);
+  data.channels = static_cast<int>(shape.channels);
+  data.n_classes = max_label + 1;
+  data.test_x = std::move(test_split.x);
+  data.test_y = std::move(test_split.y);
+  auto device = std::make_shared<DeviceTrainingSplit>();
+  device->x = std::move(prepared.x);
+  device->labels = std::move(prepared.labels);
+  device->rows = n_train;
+  device->device = x.device;
+  device->class_counts = std::move(prepared.class_counts);
+  data.device_train = std::move(device);
+  return data;
 }
 
 }  // namespace fmala::io

@@ -50,14 +50,24 @@ ClassificationScores score_classification(const std::vector<double>& p, const st
   return scores;
 }
 
+void require_host_training_data(const io::ClassificationData& d, const char* where) {
+  if (d.device_train) {
+    throw make_error(where,
+                     fmt::format("the training arrays are on GPU {}, where only --backend cuda evaluates them",
+                                 d.device_train->device),
+                     "Pass backend='cuda', or copy the arrays to the host");
+  }
+}
+
 void check_classification_data(const io::ClassificationData& d, const char* where,
                                const char* unit) {
-  if (d.train_x.size() != d.n_train() * d.n_features ||
-      d.test_x.size() != d.n_test() * d.n_features) {
+  // A training split on a GPU was checked there (device_train).
+  const size_t train_values = d.device_train ? d.n_train() * d.n_features : d.train_x.size();
+  if (train_values != d.n_train() * d.n_features || d.test_x.size() != d.n_test() * d.n_features) {
     throw make_error(where,
                      fmt::format("features have {} training and {} test values, expected {} "
                                  "times {} features",
-                                 d.train_x.size(), d.test_x.size(), unit, d.n_features));
+                                 train_values, d.test_x.size(), unit, d.n_features));
   }
   for (const std::vector<int>* labels : {&d.train_y, &d.test_y}) {
     for (size_t n = 0; n < labels->size(); ++n) {

@@ -54,6 +54,12 @@ void copy_to_host(const Real*, size_t, Real*) {
   throw make_error("copy_to_host", "this build of fmala has no CUDA back end", "Rebuild with nvcc on PATH");
 }
 
+PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const io::DeviceArrayView&, size_t,
+                                             size_t, bool, double, int) {
+  throw make_error(x.name, "is on a GPU, but this build of fmala has no CUDA back end",
+                   "Copy the arrays to the host, or rebuild with nvcc on PATH");
+}
+
 ProductTiming time_layer_products(int, int, int, int, int) {
   throw make_error("--backend cuda", "this build of fmala has no CUDA back end",
                    "Rebuild with nvcc on PATH, or use --backend cpu");

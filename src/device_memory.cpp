@@ -58,10 +58,13 @@ DeviceMemoryPlan device_memory_plan(const Model& model, const SamplerOptions& op
   tiled.tile = std::max(tile, 1);
   plan.tile = static_cast<int>(std::min<size_t>(static_cast<size_t>(tiled.tile), spec->rows));
   const size_t inputs = spec->layers.empty() ? 0 : static_cast<size_t>(spec->layers.front().in);
-  plan.data_bytes = spec->rows * inputs * sizeof(double) +
-                    spec->rows * (spec->likelihood == NetworkSpec::Likelihood::gaussian
-                                      ? sizeof(double)
-                                      : sizeof(int));
+  // Data read in place are in the device's memory already: the free memory
+  // the plan starts from leaves them out.
+  plan.data_bytes = spec->data_on_device
+                        ? 0
+                        : spec->rows * inputs * sizeof(double) +
+                              spec->rows * (spec->likelihood == NetworkSpec::Likelihood::gaussian ? sizeof(double)
+                                                                                                  : sizeof(int));
   plan.work_bytes = network_work_bytes(tiled, chains, options.kind == SamplerKind::mala);
   return plan;
 }

@@ -83,8 +83,9 @@ LogisticRegression::LogisticRegression(std::shared_ptr<const io::ClassificationD
   const size_t weights = static_cast<size_t>(features_) * classes_;
   network_spec_.layers = {{features_, classes_, 0, weights, NetworkSpec::Activation::identity}};
   network_spec_.likelihood = NetworkSpec::Likelihood::categorical;
-  network_spec_.x = d.train_x.data();
-  network_spec_.labels = d.train_y.data();
+  network_spec_.x = d.device_train ? d.device_train->x.get() : d.train_x.data();
+  network_spec_.labels = d.device_train ? d.device_train->labels.get() : d.train_y.data();
+  network_spec_.data_on_device = d.device_train != nullptr;
   network_spec_.rows = d.n_train();
   network_spec_.classes = classes_;
   network_spec_.prior_count = static_cast<size_t>(dim_);
@@ -188,6 +189,7 @@ Jet<Real> LogisticRegression::chain_jet(const Real* theta, const Real* direction
 
 void LogisticRegression::jet(int chains, const Real* theta, const Real* direction, int order,
                              Real* f, Real* d, Real* h) const {
+  detail::require_host_training_data(*data_, "--backend cpu");
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
   detail::jet_over_chains(
@@ -241,6 +243,7 @@ Real LogisticRegression::chain_gradient(const Real* theta, Real* g, Scratch& scr
 }
 
 void LogisticRegression::gradient(int chains, const Real* theta, Real* f, Real* g) const {
+  detail::require_host_training_data(*data_, "--backend cpu");
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
   detail::gradient_over_chains(
@@ -356,10 +359,13 @@ Metrics LogisticRegression::metrics(const Draws& draws) const {
     out["ece"] = test.ece;
     out["brier"] = test.brier;
   }
-  const detail::ClassificationScores train =
-      detail::score_classification(mean_probabilities(selected, data_->train_x, data_->n_train()),
-                                   data_->train_y, classes_, config_.ece_bins);
-  out["train_accuracy"] = train.accuracy;
+  // A training split on a GPU has no host copy to score.
+  if (!data_->device_train) {
+    const detail::ClassificationScores train =
+        detail::score_classification(mean_probabilities(selected, data_->train_x, data_->n_train()),
+                                     data_->train_y, classes_, config_.ece_bins);
+    out["train_accuracy"] = train.accuracy;
+  }
   return out;
 }
 

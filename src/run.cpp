@@ -253,7 +253,13 @@ void check_resume(const RunCheckpoint& c, const Model& model, const RunSettings&
 
   // The same model and data give the same log-density at the saved states.
   std::vector<Real> f(chains);
-  model.jet(c.chains, c.engine.theta.data(), nullptr, 0, f.data(), nullptr, nullptr);
+  const NetworkSpec* network = model.network_spec();
+  if (network != nullptr && network->data_on_device) {
+    // Training data on a GPU are evaluated there.
+    cuda::evaluate_jet(model, c.chains, c.engine.theta.data(), nullptr, 0, f.data(), nullptr, nullptr);
+  } else {
+    model.jet(c.chains, c.engine.theta.data(), nullptr, 0, f.data(), nullptr, nullptr);
+  }
   for (size_t k = 0; k < chains; ++k) {
     const Real saved = c.engine.log_density[k];
     if (!(std::abs(f[k] - saved) <= Real(1e-6) * std::max(Real(1), std::abs(saved)))) {

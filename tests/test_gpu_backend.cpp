@@ -638,6 +638,188 @@ TEST(CudaDeviceApi, HostPointerIsRejectedByName) {
   }
 }
 
+
+// A copy of host values in device memory.
+template <class T>
+struct DeviceCopy {
+  explicit DeviceCopy(const std::vector<T>& values) {
+    if (cudaMalloc(&data, std::max<size_t>(values.size(), 1) * sizeof(T)) != cudaSuccess ||
+        cudaMemcpy(data, values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice) != cudaSuccess) {
+      ADD_FAILURE() << "cudaMalloc or cudaMemcpy failed";
+    }
+  }
+  ~DeviceCopy() { cudaFree(data); }
+  DeviceCopy(const DeviceCopy&) = delete;
+  DeviceCopy& operator=(const DeviceCopy&) = delete;
+  void* data = nullptr;
+};
+
+template <class T>
+std::vector<T> device_to_host(const T* device, size_t n) {
+  std::vector<T> host(n);
+  EXPECT_EQ(cudaMemcpy(host.data(), device, n * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+  return host;
+}
+
+fmala::io::NpyArray npy(std::vector<size_t> shape, std::vector<double> values) {
+  fmala::io::NpyArray a;
+  a.shape = std::move(shape);
+  a.values = std::move(values);
+  a.dtype = "<f8";
+  return a;
+}
+
+// Training arrays on the GPU give the data set that the same arrays give
+// on the host. The classes, the test rows and, copied back, the scaled
+// features and labels are the same, bit for bit, and so are the messages.
+TEST(CudaDeviceData, TrainingArraysOnTheGpuMatchTheHost) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+  const size_t rows = 50;
+  const size_t features = 4 * 3 * 2;
+  std::vector<double> x = normals(rows * features, 71);
+  for (size_t i = 0; i < x.size(); i += 5) {
+    x[i] = 2.0 * x[i] + 10.0;
+  }
+  for (size_t i = 2; i < x.size(); i += features) {
+    x[i] = 0.25;  // one constant feature
+  }
+
+  std::vector<int64_t> labels(rows);
+  std::vector<double> label_values(rows);
+  for (size_t n = 0; n < rows; ++n) {
+    labels[n] = static_cast<int64_t>((n * 7) % 4);
+    label_values[n] = static_cast<double>(labels[n]);
+  }
+
+  const std::vector<double> test_x = normals(9 * features, 72);
+  std::vector<double> test_y(9, 1.0);
+  fmala::io::ArraySplit test{npy({9, 4, 3, 2}, test_x), npy({9}, test_y), "x_test", "y_test"};
+
+  std::vector<float> x32(x.begin(), x.end());
+  std::vector<double> x32_values(x32.begin(), x32.end());
+  DeviceCopy<double> x_device(x);
+  DeviceCopy<float> x32_device(x32);
+  DeviceCopy<int64_t> y_device(labels);
+
+  for (const bool single : {false, true}) {
+    for (const auto normalise : {fmala::io::Normalisation::standard, fmala::io::Normalisation::none}) {
+      for (const size_t subset : {size_t{0}, size_t{30}}) {
+        const std::string what = std::string(single ? "float32" : "float64") +
+                                  (normalise == fmala::io::Normalisation::standard ? ", standard" : ", none") +
+                                  ", subset " + std::to_string(subset);
+        fmala::io::ArraySplit train{npy({rows, 4, 3, 2}, single ? x32_values : x), npy({rows}, label_values),
+                                    "x_train", "y_train"};
+        const fmala::io::ClassificationData host =
+            fmala::io::classification_data_from_arrays(train, &test, subset, normalise, "arrays");
+        fmala::io::DeviceArrayView xv{single ? x32_device.data : x_device.data, {rows, 4, 3, 2}, 'f',
+                                      single ? 32 : 64, 0, "x_train"};
+        fmala::io::DeviceArrayView yv{y_device.data, {rows}, 'i', 64, 0, "y_train"};
+        const fmala::io::ClassificationData device =
+            fmala::io::classification_data_from_device_arrays(xv, yv, &test, subset, normalise, "arrays");
+        ASSERT_NE(device.device_train, nullptr) << what;
+        EXPECT_TRUE(device.train_x.empty()) << what;
+        EXPECT_EQ(device.n_train(), host.n_train()) << what;
+        EXPECT_EQ(device.n_features, host.n_features) << what;
+        EXPECT_EQ(device.height, host.height) << what;
+        EXPECT_EQ(device.channels, host.channels) << what;
+        EXPECT_EQ(device.n_classes, host.n_classes) << what;
+        EXPECT_EQ(device.test_x, host.test_x) << what;
+        EXPECT_EQ(device.test_y, host.test_y) << what;
+        EXPECT_EQ(device_to_host(device.device_train->x.get(), host.train_x.size()), host.train_x) << what;
+        EXPECT_EQ(device_to_host(device.device_train->labels.get(), host.train_y.size()), host.train_y) << what;
+        EXPECT_EQ(device.device_train->class_counts.size(), 4u) << what;
+      }
+    }
+  }
+
+  // A NaN feature and a label that is not a whole number get the host's messages.
+  const auto message = [](const auto& f) {
+    try {
+      f();
+    } catch (const fmala::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::vector<double> bad_x = x;
+  bad_x[37] = std::nan("");
+  DeviceCopy<double> bad_x_device(bad_x);
+  std::vector<double> bad_labels = label_values;
+  bad_labels[3] = 2.5;
+  DeviceCopy<double> bad_y_device(bad_labels);
+  DeviceCopy<double> y_values_device(label_values);
+
+  const auto host_error = [&](const std::vector<double>& xs, const std::vector<double>& ys) {
+    return message([&] {
+      fmala::io::ArraySplit train{npy({rows, 4, 3, 2}, xs), npy({rows}, ys), "x_train", "y_train"};
+      (void)fmala::io::classification_data_from_arrays(train, nullptr, 0, fmala::io::Normalisation::standard, "a");
+    });
+  };
+  const auto device_error = [&](void* xs, void* ys) {
+    return message([&] {
+      fmala::io::DeviceArrayView xv{xs, {rows, 4, 3, 2}, 'f', 64, 0, "x_train"};
+      fmala::io::DeviceArrayView yv{ys, {rows}, 'f', 64, 0, "y_train"};
+      (void)fmala::io::classification_data_from_device_arrays(xv, yv, nullptr, 0,
+                                                              fmala::io::Normalisation::standard, "a");
+    });
+  };
+
+  EXPECT_EQ(device_error(bad_x_device.data, y_values_device.data), host_error(bad_x, label_values));
+  EXPECT_EQ(device_error(x_device.data, bad_y_device.data), host_error(x, bad_labels));
+  EXPECT_NE(host_error(x, bad_labels), "no error");
+}
+
+// A logistic regression whose training arrays sit on the GPU samples what
+// the same arrays give from the host, bit for bit: the evaluator reads
+// them in place.
+TEST(CudaDeviceData, LogisticRegressionOnGpuArraysEqualsHostArrays) {
+  std::string reason;
+  if (!fmala::cuda::device_available(&reason)) GTEST_SKIP() << reason;
+  const size_t rows = 120;
+  const size_t features = 6;
+  const std::vector<double> x = normals(rows * features, 81);
+  std::vector<double> y(rows);
+  for (size_t n = 0; n < rows; ++n) {
+    y[n] = x[n * features] + x[n * features + 1] > 0 ? 1.0 : (x[n * features + 2] > 0.5 ? 2.0 : 0.0);
+  }
+
+  fmala::io::ArraySplit train{npy({rows, features}, x), npy({rows}, y), "x_train", "y_train"};
+  auto host = std::make_shared<fmala::io::ClassificationData>(fmala::io::classification_data_from_arrays(
+      train, nullptr, 0, fmala::io::Normalisation::standard, "arrays"));
+
+  DeviceCopy<double> x_device(x);
+  DeviceCopy<double> y_device(y);
+  fmala::io::DeviceArrayView xv{x_device.data, {rows, features}, 'f', 64, 0, "x_train"};
+  fmala::io::DeviceArrayView yv{y_device.data, {rows}, 'f', 64, 0, "y_train"};
+  auto device = std::make_shared<fmala::io::ClassificationData>(fmala::io::classification_data_from_device_arrays(
+      xv, yv, nullptr, 0, fmala::io::Normalisation::standard, "arrays"));
+
+  fmala::LogisticRegressionConfig config;
+  config.tile = 50;
+  const fmala::LogisticRegression from_host(host, config);
+  const fmala::LogisticRegression from_device(device, config);
+  EXPECT_TRUE(from_device.network_spec()->data_on_device);
+
+  for (const SamplerKind kind : {SamplerKind::mala, SamplerKind::pc_line_fmala}) {
+    fmala::RunSettings settings;
+    settings.options.kind = kind;
+    settings.chains = 8;
+    settings.warmup = 30;
+    settings.draws = 20;
+    settings.seed = 17;
+    settings.backend = fmala::Backend::cuda;
+    const fmala::SamplerRun expected = fmala::run_sampler(from_host, settings);
+    const fmala::SamplerRun run = fmala::run_sampler(from_device, settings);
+    EXPECT_EQ(run.draws.values, expected.draws.values);
+    EXPECT_EQ(run.draws.log_density, expected.draws.log_density);
+  }
+  // The host's evaluation refuses data it cannot read.
+  std::vector<Real> f(1);
+  const std::vector<Real> theta(static_cast<size_t>(from_device.dim()), 0.0);
+  EXPECT_THROW(from_device.jet(1, theta.data(), nullptr, 0, f.data(), nullptr, nullptr), fmala::Error);
+}
+
 #endif
 
 // ---- adaptation and sampling on the device -----------------------------------------------------

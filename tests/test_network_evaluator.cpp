@@ -210,6 +210,36 @@ TEST(NetworkEvaluator, ActivationsOutsideLayersHaveNoSpec) {
   }
 }
 
+// With data_on_device the evaluator reads the spec's arrays in place (for
+// the host's operations, host memory) instead of its own copies: same
+// values, and the data's bytes leave its count.
+TEST(NetworkEvaluator, DataReadInPlace) {
+  NetworkConfig config = network_config("conv:3,relu,avgpool,flatten,dense:3");
+  const std::shared_ptr<const io::ClassificationData> data = images(7, 6, 6, 2, 3);
+  NetworkClassifier model(data, config);
+  NetworkSpec spec = *model.network_spec();
+  const int chains = 2;
+  const int dim = model.dim();
+  const std::vector<double> theta = normals(static_cast<size_t>(chains) * dim, 41, 0.6);
+  const std::vector<double> direction = normals(static_cast<size_t>(chains) * dim, 42);
+  HostNetworkOps ops;
+  NetworkEvaluator<HostNetworkOps> copied(spec, dim, chains, ops);
+  spec.data_on_device = true;
+  NetworkEvaluator<HostNetworkOps> in_place(spec, dim, chains, ops);
+  EXPECT_EQ(copied.bytes() - in_place.bytes(), data->train_x.size() * sizeof(double) + data->train_y.size() * sizeof(int));
+  std::vector<double> f(chains), d(chains), h(chains), f2(chains), d2(chains), h2(chains);
+  copied.jet(theta.data(), direction.data(), 2, f.data(), d.data(), h.data());
+  in_place.jet(theta.data(), direction.data(), 2, f2.data(), d2.data(), h2.data());
+  EXPECT_EQ(f, f2);
+  EXPECT_EQ(d, d2);
+  EXPECT_EQ(h, h2);
+  std::vector<double> g(static_cast<size_t>(chains) * dim), g2(g.size());
+  copied.gradient(theta.data(), f.data(), g.data());
+  in_place.gradient(theta.data(), f2.data(), g2.data());
+  EXPECT_EQ(f, f2);
+  EXPECT_EQ(g, g2);
+}
+
 TEST(NetworkEvaluator, InconsistentSpecIsAnError) {
   MlpRegression model(regression_data(21, 3),
                       mlp_config(MlpConfig::Activation::relu, true, {5}));

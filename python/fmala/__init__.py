@@ -18,7 +18,10 @@ made them: ``result.draws`` then maps each sampler to an array on that device, w
 ``result.host_draws`` the same values as NumPy arrays.
 
 Arrays may be NumPy arrays or any array that NumPy reads through DLPack or
-``__array__`` (PyTorch and JAX tensors on the CPU, for instance). Errors are
+``__array__`` (PyTorch and JAX tensors on the CPU, for instance). With
+``backend="cuda"``, the training arrays of ``model="logreg"`` or ``"cnn"``
+that sit on a GPU stay there: the library checks, scales and evaluates them
+on that GPU without a copy to the host. Errors are
 raised as ``fmala.Error`` (a ValueError) with the command's messages, and
 Ctrl-C stops the run after the current transition with KeyboardInterrupt.
 """
@@ -69,14 +72,15 @@ def _host_array(value: Any, name: str) -> np.ndarray:
     """Returns an array-like on the CPU as a C-contiguous float64 NumPy array (a view when possible)."""
     device = getattr(value, "__dlpack_device__", None)
     if device is not None and device()[0] not in (1, 3):  # kDLCPU, kDLCUDAHost
-        # The models read their data on the host, so arrays on a GPU are
-        # copied there once, through DLPack's cross-device copy.
+        # Arrays on a GPU that the run reads on the host (test splits, the
+        # MLP's table, the CPU back end) are copied there once, through
+        # DLPack's cross-device copy.
         try:
             array = np.from_dlpack(value, device="cpu", copy=True)
         except (TypeError, ValueError, RuntimeError, BufferError, NotImplementedError) as e:
             raise Error(
                 f"{name} is on a device (DLPack device type {device()[0]}) that does not copy itself "
-                f"to the host ({e}); fmala's models read their data on the host. Copy it to the CPU "
+                f"to the host ({e}); fmala reads this array on the host. Copy it to the CPU "
                 "first, e.g. x.cpu() in PyTorch or cupy.asnumpy(x)"
             ) from e
     else:
@@ -96,6 +100,15 @@ def _as_numpy(value: Any, name: str) -> np.ndarray:
         return np.asarray(value)
     except ValueError as e:
         raise Error(f"{name} is not a rectangular numeric array ({e})") from e
+
+
+_DLPACK_CUDA = 2
+
+
+def _on_gpu(value: Any) -> bool:
+    """Whether an array reports through DLPack that it is in a CUDA device's memory."""
+    device = getattr(value, "__dlpack_device__", None)
+    return device is not None and device()[0] == _DLPACK_CUDA
 
 
 def _pair(value: Any, name: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -195,11 +208,22 @@ _PRESET_MODELS = {"paper-regression": "mlp", "paper-logreg": "logreg", "paper-mn
                   "paper-cifar-cnn": "cnn"}
 
 
-def _data_arrays(model: Optional[str], train: Any, test: Any) -> Dict[str, np.ndarray]:
+def _data_arrays(model: Optional[str], train: Any, test: Any, backend: Optional[str] = None) -> Dict[str, Any]:
     if train is None:
         if test is not None:
             raise Error("test= needs train= as well")
         return {}
+    if backend == "cuda" and model in ("logreg", "cnn") and isinstance(train, (tuple, list)) and \
+            len(train) == 2 and _on_gpu(train[0]):
+        # The training arrays stay on their GPU: the library checks, scales
+        # and evaluates them there. The test split is scored on the host.
+        if not _on_gpu(train[1]):
+            raise Error("x_train is on a GPU but y_train is not; put both on the same GPU (y.cuda() in "
+                        "PyTorch), or both on the host")
+        arrays: Dict[str, Any] = {"x_train_device": train[0], "y_train_device": train[1]}
+        if test is not None:
+            arrays["x_test"], arrays["y_test"] = _pair(test, "test")
+        return arrays
     x, y = _pair(train, "train")
     if model == "mlp":
         if test is not None:
@@ -239,7 +263,10 @@ def sample(*, train: Any = None, test: Any = None, device_draws: bool = False, *
     ``data=``: for ``model='logreg'`` and ``'cnn'``, features of shape
     (N, P), (N, H, W) or (N, H, W, C) and whole-number class labels; for
     ``model='mlp'``, features (N, P) and targets (N,) of which a seeded 90/10
-    split is taken as with a data file.
+    split is taken as with a data file. With ``backend='cuda'``, training
+    arrays of ``'logreg'`` or ``'cnn'`` on a GPU (``x`` float64, float32 or
+    integers, ``y`` on the same GPU, both C-contiguous) are read in place
+    there; the test split is copied to the host, where it is scored.
 
     ``device_draws=True`` (with ``backend='cuda'``) keeps each sampler's
     draws on the GPU in ``Result.draws``, for ``torch.from_dlpack`` and
@@ -256,10 +283,18 @@ def sample(*, train: Any = None, test: Any = None, device_draws: bool = False, *
     if (train is not None or test is not None) and model is None:
         raise Error("train= and test= are data of model='logreg', 'cnn' or 'mlp' (or a preset); the "
                     "analytic targets take no data")
-    arrays = _data_arrays(model, train, test)
+    arrays = _data_arrays(model, train, test, options.get("backend"))
     arguments = _arguments(options)
     command_line = "fmala.sample " + " ".join(shlex.quote(a) for a in arguments)
-    return _finish(_run(arguments, command_line, None, **arrays, device_draws=bool(device_draws)))
+    try:
+        output = _run(arguments, command_line, None, **arrays, device_draws=bool(device_draws))
+    except TypeError as e:
+        if "x_train_device" not in arrays:
+            raise
+        # nanobind could not take the arrays through DLPack as CUDA arrays.
+        raise Error(f"x_train and y_train say they are on a GPU, but their DLPack export failed ({e}); "
+                    "pass CUDA arrays of PyTorch, CuPy or JAX, or copy them to the host") from e
+    return _finish(output)
 
 
 def _options_doc() -> str:

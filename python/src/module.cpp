@@ -26,6 +26,44 @@ namespace nb = nanobind;
 namespace {
 
 using HostArray = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
+using CudaArray = nb::ndarray<nb::device::cuda>;
+
+// The view of an array on a CUDA device that the library reads in place.
+// Throws fmala::Error naming it for a layout or value type it does not read.
+fmala::io::DeviceArrayView device_view(const CudaArray& a, const std::string& name) {
+  fmala::io::DeviceArrayView view;
+  view.data = a.data();
+  view.name = name;
+  view.device = a.device_id();
+  int64_t expected = 1;
+  for (size_t i = a.ndim(); i-- > 0;) {
+    view.shape.insert(view.shape.begin(), a.shape(i));
+    if (a.shape(i) > 1 && a.stride(i) != expected) {
+      throw fmala::Error(name + ": the array on the GPU is not C-contiguous. Pass a C-contiguous copy, e.g. "
+                                "x.contiguous() in PyTorch");
+    }
+    expected *= static_cast<int64_t>(a.shape(i));
+  }
+  const nb::dlpack::dtype type = a.dtype();
+  const int code = type.code;
+  view.bits = type.bits;
+  if (type.lanes == 1 && code == static_cast<int>(nb::dlpack::dtype_code::Float) && (type.bits == 32 || type.bits == 64)) {
+    view.kind = 'f';
+  } else if (type.lanes == 1 && code == static_cast<int>(nb::dlpack::dtype_code::Int) &&
+             (type.bits == 8 || type.bits == 16 || type.bits == 32 || type.bits == 64)) {
+    view.kind = 'i';
+  } else if (type.lanes == 1 &&
+             (code == static_cast<int>(nb::dlpack::dtype_code::UInt) ||
+              code == static_cast<int>(nb::dlpack::dtype_code::Bool)) &&
+             (type.bits == 8 || type.bits == 16 || type.bits == 32 || type.bits == 64)) {
+    view.kind = 'u';
+  } else {
+    throw fmala::Error(name + ": the array on the GPU has DLPack type code " + std::to_string(code) + " with " +
+                       std::to_string(type.bits) + " bits, which fmala does not read. Give float64, float32 "
+                       "or integer values");
+  }
+  return view;
+}
 
 fmala::io::NpyArray to_npy(const HostArray& a) {
   fmala::io::NpyArray out;
@@ -46,7 +84,7 @@ nb::object owned_array(std::vector<T>&& values, std::vector<size_t> shape) {
 }
 
 // An array over draws kept on a GPU, exported through DLPack with the
-// device's type and index; its memory lives until the last view is gone.
+// device's type and index. Its memory lives until the last view is gone.
 nb::object device_array(const fmala::cuda::DeviceValues& values, std::vector<size_t> shape) {
   auto* shared = new std::shared_ptr<fmala::Real>(values.data);
   nb::capsule owner(shared, [](void* p) noexcept { delete static_cast<std::shared_ptr<fmala::Real>*>(p); });
@@ -73,7 +111,7 @@ std::shared_ptr<fmala::cli::DataArrays> make_arrays(const std::optional<HostArra
                                                     const std::optional<HostArray>& x_test,
                                                     const std::optional<HostArray>& y_test,
                                                     const std::optional<HostArray>& table) {
-  if (!x_train && !table) {
+  if (!x_train && !x_test && !table) {
     return nullptr;
   }
   auto arrays = std::make_shared<fmala::cli::DataArrays>();
@@ -101,7 +139,8 @@ std::shared_ptr<fmala::cli::DataArrays> make_arrays(const std::optional<HostArra
 nb::dict run(const std::vector<std::string>& arguments, const std::string& command_line,
              const std::optional<std::string>& resume, const std::optional<HostArray>& x_train,
              const std::optional<HostArray>& y_train, const std::optional<HostArray>& x_test,
-             const std::optional<HostArray>& y_test, const std::optional<HostArray>& table, bool device_draws) {
+             const std::optional<HostArray>& y_test, const std::optional<HostArray>& table, bool device_draws,
+             const std::optional<CudaArray>& x_train_device, const std::optional<CudaArray>& y_train_device) {
   fmala::cli::SampleResults results;
   fmala::cli::Invocation invocation;
   invocation.command_line = command_line;
@@ -111,7 +150,7 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
   std::string array_arguments;
   if (table) {
     array_arguments = ", model='mlp', train=(x, y)";
-  } else if (x_train) {
+  } else if (x_train || x_train_device) {
     array_arguments = x_test ? ", train=(x, y), test=(x, y)" : ", train=(x, y)";
   }
   invocation.resume_command = [array_arguments](const std::string& out) {
@@ -125,6 +164,14 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
       options = parse_options(app, arguments);
     }
     options.arrays = make_arrays(x_train, y_train, x_test, y_test, table);
+    if (x_train_device) {
+      auto arrays = options.arrays ? std::make_shared<fmala::cli::DataArrays>(*options.arrays)
+                                   : std::make_shared<fmala::cli::DataArrays>();
+      arrays->device_train =
+          fmala::cli::DataArrays::DeviceSplit{device_view(*x_train_device, "x_train"),
+                                              device_view(*y_train_device, "y_train")};
+      options.arrays = std::move(arrays);
+    }
     options.device_draws = device_draws;
     nb::gil_scoped_release release;
     status = resume ? fmala::cli::run_resume(*resume, options, invocation)
@@ -197,6 +244,7 @@ NB_MODULE(_core, m) {
         nb::arg("x_train").none() = nb::none(), nb::arg("y_train").none() = nb::none(),
         nb::arg("x_test").none() = nb::none(), nb::arg("y_test").none() = nb::none(),
         nb::arg("table").none() = nb::none(), nb::arg("device_draws") = false,
+        nb::arg("x_train_device").none() = nb::none(), nb::arg("y_train_device").none() = nb::none(),
         "Run `fmala sample` with these arguments (or resume the run in `resume`); returns a dict with "
         "the exit status, summary.json's text and every sampler's draws.");
 }

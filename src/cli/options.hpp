@@ -20,6 +20,12 @@ namespace fmala::cli {
 struct DataArrays {
   // logreg and cnn: the training split and an optional test split.
   std::optional<io::ArraySplit> train;
+  // logreg and cnn with --backend cuda, in place of `train`: the training
+  // arrays on a GPU, read there (io::classification_data_from_device_arrays).
+  struct DeviceSplit {
+    io::DeviceArrayView x, y;
+  };
+  std::optional<DeviceSplit> device_train;
   std::optional<io::ArraySplit> test;
   // mlp: the table [x | y] (its `path` names it), split as a --data table is.
   std::optional<io::Table> table;

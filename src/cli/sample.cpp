@@ -381,7 +381,16 @@ std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
   const io::Normalisation normalise =
       o.normalise == "none" ? io::Normalisation::none : io::Normalisation::standard;
   std::shared_ptr<io::ClassificationData> data;
-  if (o.arrays) {
+  if (o.arrays && o.arrays->device_train) {
+    const DataArrays::DeviceSplit& train = *o.arrays->device_train;
+    if (o.backend != "cuda") {
+      throw make_error(train.x.name, "is on a GPU, but the run uses --backend cpu",
+                       "Pass backend='cuda', or copy the arrays to the host");
+    }
+    data = std::make_shared<io::ClassificationData>(io::classification_data_from_device_arrays(
+        train.x, train.y, o.arrays->test ? &*o.arrays->test : nullptr, static_cast<size_t>(o.subset), normalise,
+        "arrays on GPU " + std::to_string(train.x.device)));
+  } else if (o.arrays) {
     if (!o.arrays->train) {
       throw make_error("data", "--model " + o.model + " needs training images and labels",
                        "Give the training features and class labels");
@@ -450,10 +459,21 @@ void warn_about_empty_classes(const io::ClassificationData& data) {
       largest = std::max(largest, y);
     }
   }
+  if (data.device_train) {
+    // The labels on the GPU were counted there, when they were few enough.
+    const std::vector<size_t>& counted = data.device_train->class_counts;
+    if (counted.empty()) {
+      return;
+    }
+    largest = std::max(largest, static_cast<int>(counted.size()) - 1);
+  }
   if (largest + 1 != data.n_classes) {
     return;
   }
   std::vector<size_t> counts(static_cast<size_t>(std::max(data.n_classes, 0)), 0);
+  if (data.device_train) {
+    std::copy(data.device_train->class_counts.begin(), data.device_train->class_counts.end(), counts.begin());
+  }
   for (const int y : data.train_y) {
     if (y >= 0 && y < data.n_classes) {
       ++counts[static_cast<size_t>(y)];
@@ -1487,6 +1507,10 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     if (checkpoints) {
       throw make_error("device_draws", "checkpoints for resume keep the draws on the host",
                        "Pass no_checkpoint=True with out=, or leave device_draws out");
+    }
+    if (current_shard().several()) {
+      throw make_error("device_draws", "each process would keep only its own chains on its GPU",
+                       "Run one process, or leave device_draws out to gather the draws");
     }
   }
   if (o.backend == "cuda") {

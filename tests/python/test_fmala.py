@@ -217,6 +217,16 @@ def test_device_array_without_host_copy_rejected():
         fmala.sample(**LOGREG, train=(OnDevice(), np.zeros(3)))
 
 
+def test_gpu_training_arrays_need_both_on_the_gpu():
+    with pytest.raises(fmala.Error, match="x_train is on a GPU but y_train is not"):
+        fmala.sample(**LOGREG, backend="cuda", train=(OnDevice(), np.zeros(3)))
+
+
+def test_gpu_training_arrays_export_failure():
+    with pytest.raises(fmala.Error, match="x_train and y_train say they are on a GPU"):
+        fmala.sample(**LOGREG, backend="cuda", train=(OnDevice(), OnDevice()))
+
+
 def test_draws_export_through_dlpack():
     result = fmala.sample(**FUNNEL, quiet=True)
     draws = result.draws["mala"]
@@ -270,6 +280,28 @@ def test_device_draws_stay_on_the_gpu():
         assert np.array_equal(tensor.cpu().numpy(), on_host.draws[sampler])
         assert np.array_equal(on_device.host_draws[sampler], on_host.draws[sampler])
     assert on_device.summary()["samplers"] == on_host.summary()["samplers"]
+
+
+def test_torch_gpu_training_arrays():
+    reason = cuda_reason()
+    if reason:
+        pytest.skip(f"no CUDA run possible: {reason}")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("this PyTorch has no CUDA support")
+    x_train, y_train, x_test, y_test = classification_arrays()
+    options = dict(LOGREG, backend="cuda", quiet=True)
+    on_host = fmala.sample(**options, train=(x_train, y_train), test=(x_test, y_test))
+    x_gpu = torch.from_numpy(x_train).cuda()
+    y_gpu = torch.from_numpy(y_train).cuda()
+    on_gpu = fmala.sample(**options, train=(x_gpu, y_gpu), test=(x_test, y_test))
+    assert np.array_equal(on_gpu.draws["mala"], on_host.draws["mala"])
+    assert np.array_equal(on_gpu.test_probabilities["mala"], on_host.test_probabilities["mala"])
+    # float32 images and int64 labels are converted on the GPU.
+    x32 = x_train.astype(np.float32)
+    from_float32 = fmala.sample(**options, train=(torch.from_numpy(x32).cuda(), y_gpu.long()), test=(x_test, y_test))
+    expected = fmala.sample(**options, train=(x32.astype(np.float64), y_train), test=(x_test, y_test))
+    assert np.array_equal(from_float32.draws["mala"], expected.draws["mala"])
 
 
 def test_torch_round_trip():

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fmala/io/classification_data.hpp"
 #include "fmala/run.hpp"
 
 // The CUDA runtime's stream type, cudaStream_t = CUstream_st*, declared here so
@@ -58,7 +59,7 @@ struct DeviceBuffers {
 // the initial states from and writes the kept draws into the caller's device
 // buffers, on the caller's stream: the draws never pass through the host.
 // `control` may ask the run to stop (stop_requested) and share the step
-// size's adaptation between processes (mean_accept_prob); checkpoints keep
+// size's adaptation between processes (mean_accept_prob). Checkpoints keep
 // draws on the host, so its resume and save must be empty.
 // The returned SamplerRun has everything but the values of the draws
 // (draws.values is empty; draws.log_density and the per-draw statistics are
@@ -87,6 +88,34 @@ DeviceValues allocate_device_values(size_t size);
 // Copies `size` values from device (or managed) memory to host memory and
 // returns when the copy is done.
 void copy_to_host(const Real* device, size_t size, Real* host);
+
+// The device's part of io::classification_data_from_device_arrays: one pass
+// over the training arrays on their device, with no message of its own.
+struct PreparedTrainingSplit {
+  std::shared_ptr<const double> x;    // (rows kept, features) as float64, scaled when asked
+  std::shared_ptr<const int> labels;  // (rows kept)
+  // Checks over all rows, also those the subset drops: the first value of x
+  // that is not finite and the first label that is not a whole number in
+  // [0, max_label], as flat indices, or -1; the label's value.
+  int64_t first_nonfinite = -1;
+  int64_t first_bad_label = -1;
+  double bad_label = 0;
+  double bad_feature = 0;  // the value at first_nonfinite
+  int largest_label = -1;  // over all rows
+  std::vector<size_t> class_counts;  // rows kept per label 0..largest_label; empty above max_counted_classes
+  // With scaling: per feature, the mean and sd used, and whether the feature
+  // is constant on the rows kept.
+  std::vector<double> mean, sd;
+};
+
+// Reads x (rows, features) and y (rows) on their device. It converts x to
+// float64 (reading it in place when it is float64 and not scaled) and checks
+// it. It converts the labels, of which max_label is the largest allowed, and
+// counts the kept rows' classes. With `standardise` it scales the first
+// `kept` rows per feature as the host's standardisation does, bit for bit.
+PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const io::DeviceArrayView& y,
+                                             size_t features, size_t kept, bool standardise, double max_label,
+                                             int max_counted_classes);
 
 // Evaluates the model on the current CUDA device as the back end's samplers
 // do, for `chains` chains, from and into host buffers: f and, for order >= 1,

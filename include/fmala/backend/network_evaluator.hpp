@@ -700,8 +700,9 @@ class NetworkEvaluator {
   using Layer = NetworkSpec::Layer;
   using Kind = NetworkSpec::Layer::Kind;
 
-  // Copies the training data into the Ops' memory; work buffers are
-  // allocated by the first jet() or gradient().
+  // Copies the training data into the Ops' memory, or reads them in place
+  // when spec.data_on_device; work buffers are allocated by the first jet()
+  // or gradient().
   NetworkEvaluator(const NetworkSpec& spec, int dim, int chains, Ops& ops)
       : spec_(spec), dim_(dim), chains_(chains), ops_(ops) {
     check_network_spec(spec, dim, "network");
@@ -709,11 +710,20 @@ class NetworkEvaluator {
     max_width_ = static_cast<int64_t>(network_max_width(spec));
     max_patch_ = static_cast<int64_t>(network_max_patch(spec));
     const int inputs = spec.layers.front().in;
+    if (spec.data_on_device) {
+      x_data_ = spec.x;
+      y_data_ = spec.y;
+      labels_data_ = spec.labels;
+      return;
+    }
     x_ = ops_.template upload<double>(spec.x, spec.rows * static_cast<size_t>(inputs));
+    x_data_ = x_.data();
     if (gaussian()) {
       y_ = ops_.template upload<double>(spec.y, spec.rows);
+      y_data_ = y_.data();
     } else {
       labels_ = ops_.template upload<int>(spec.labels, spec.rows);
+      labels_data_ = labels_.data();
     }
   }
 
@@ -748,7 +758,7 @@ class NetworkEvaluator {
     const int inputs = spec_.layers.front().in;
     for (size_t start = 0; start < spec_.rows; start += static_cast<size_t>(tile_)) {
       const int rows = static_cast<int>(std::min<size_t>(tile_, spec_.rows - start));
-      const Real* in = x_.data() + start * inputs;
+      const Real* in = x_data_ + start * inputs;
       int64_t in_stride = 0;  // the data tile is shared by all chains
       int planes = 1;
       Real* out = planes_a_.data();
@@ -807,7 +817,7 @@ class NetworkEvaluator {
     const int64_t delta_stride = static_cast<int64_t>(tile_) * max_width_;
     for (size_t start = 0; start < spec_.rows; start += static_cast<size_t>(tile_)) {
       const int rows = static_cast<int>(std::min<size_t>(tile_, spec_.rows - start));
-      const Real* x = x_.data() + start * inputs;
+      const Real* x = x_data_ + start * inputs;
       // Forward, keeping every layer's output.
       for (size_t l = 0; l < n_layers; ++l) {
         const Layer& layer = spec_.layers[l];
@@ -892,8 +902,8 @@ class NetworkEvaluator {
   using Activation = NetworkSpec::Activation;
 
   bool gaussian() const { return spec_.likelihood == NetworkSpec::Likelihood::gaussian; }
-  const double* targets(size_t start) const { return gaussian() ? y_.data() + start : nullptr; }
-  const int* labels(size_t start) const { return gaussian() ? nullptr : labels_.data() + start; }
+  const double* targets(size_t start) const { return gaussian() ? y_data_ + start : nullptr; }
+  const int* labels(size_t start) const { return gaussian() ? nullptr : labels_data_ + start; }
   static int channels(const Layer& layer) {
     return layer.kind == Kind::conv2d ? layer.out_c : layer.out;
   }
@@ -1048,6 +1058,10 @@ class NetworkEvaluator {
   typename Ops::template Array<double> x_;
   typename Ops::template Array<double> y_;
   typename Ops::template Array<int> labels_;
+  // The data the evaluator reads: its copies above, or the spec's own.
+  const double* x_data_ = nullptr;
+  const double* y_data_ = nullptr;
+  const int* labels_data_ = nullptr;
   typename Ops::template Array<Real> planes_a_, planes_b_;  // (C, 3, tile, width) each
   typename Ops::template Array<Real> terms_;                // (C, tile, 3)
   typename Ops::template Array<Real> sums_;                 // (C, 3)

@@ -4,6 +4,7 @@
 // numeric tables whose last column is the class label.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,20 @@ enum class Normalisation {
   none,
 };
 
+// The training split of a data set whose arrays sit on a CUDA device: only
+// --backend cuda evaluates it, where it lies.
+struct DeviceTrainingSplit {
+  // (rows, n_features) row-major, scaled as train_x would be; device memory,
+  // either the caller's array (float64, no scaling) or a buffer of the run.
+  std::shared_ptr<const double> x;
+  std::shared_ptr<const int> labels;  // (rows) in [0, n_classes), device memory
+  size_t rows = 0;
+  int device = -1;  // the CUDA device's index
+  // Training rows per class, for the warning about empty classes; empty when
+  // the labels name too many classes to count.
+  std::vector<size_t> class_counts;
+};
+
 struct ClassificationData {
   std::string source;     // directory read, or the table file for a single file
   size_t n_features = 0;  // P = height · width · channels (784 for 28 × 28 images)
@@ -36,7 +51,10 @@ struct ClassificationData {
   std::vector<double> train_x, test_x;
   std::vector<int> train_y, test_y;
 
-  size_t n_train() const { return train_y.size(); }
+  // Set when the training split is on a GPU; train_x and train_y are then empty.
+  std::shared_ptr<const DeviceTrainingSplit> device_train;
+
+  size_t n_train() const { return device_train ? device_train->rows : train_y.size(); }
   size_t n_test() const { return test_y.size(); }
 };
 
@@ -113,5 +131,26 @@ struct ArraySplit {
 ClassificationData classification_data_from_arrays(const ArraySplit& train, const ArraySplit* test,
                                                    size_t subset, Normalisation normalise,
                                                    const std::string& source);
+
+// A C-contiguous array in the memory of a CUDA device, as DLPack describes
+// it, with the name that messages use for it.
+struct DeviceArrayView {
+  const void* data = nullptr;
+  std::vector<size_t> shape;
+  char kind = 'f';  // 'f' float, 'i' signed or 'u' unsigned integer
+  int bits = 64;    // bits per value
+  int device = 0;   // the CUDA device's index
+  std::string name;
+};
+
+// As classification_data_from_arrays, for a training split on a CUDA
+// device: its checks, subset and scaling run on that device, with the same
+// results and messages, and the data set keeps it there (device_train). `x`
+// may hold float64, float32 or 8-bit unsigned values and `y` integers or
+// floats. The test split stays on the host and is scaled with the training
+// rows' mean and sd.
+ClassificationData classification_data_from_device_arrays(const DeviceArrayView& x, const DeviceArrayView& y,
+                                                          const ArraySplit* test, size_t subset,
+                                                          Normalisation normalise, const std::string& source);
 
 }  // namespace fmala::io

@@ -110,6 +110,10 @@ struct NetworkSpec {
   const double* y = nullptr;    // gaussian: targets (rows)
   const int* labels = nullptr;  // categorical: labels (rows) in [0, classes)
   size_t rows = 0;
+  // x, y and labels are in the memory the back end computes in (a CUDA
+  // device's for --backend cuda) and outlive the evaluator, which then reads
+  // them in place instead of copying them.
+  bool data_on_device = false;
   int classes = 0;            // categorical: the last layer's outputs
   size_t prior_count = 0;     // parameters [0, prior_count) have the N(0, prior_sd²) prior
   Real prior_sd = 1;
