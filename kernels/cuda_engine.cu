@@ -712,7 +712,7 @@ DeviceValues allocate_device_values(size_t size) {
                      "the draws need " + std::to_string(size * sizeof(Real) >> 20) + " MiB of device " +
                          std::to_string(out.device) + ", which has " + std::to_string(free_bytes >> 20) +
                          " MiB free (" + cudaGetErrorName(status) + ")",
-                     "Keep fewer draws (--draws, --thin) or keep them on the host");
+                     "Keep fewer draws or chains, or keep the draws on the host");
   }
   // cudaFree waits for work that uses the memory; errors at release are
   // ignored, as a destructor cannot report them.

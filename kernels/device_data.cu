@@ -115,8 +115,10 @@ __global__ void feature_moments(const double* x, size_t rows, size_t features, d
     for (size_t row = 0; row < rows; ++row) {
       const double value = x[row * features + j];
       sum = __dadd_rn(sum, value);
-      low = fmin(low, value);
-      high = fmax(high, value);
+      // std::min and std::max, which keep the first of two equal values
+      // (+0 and -0 among them); fmin and fmax need not.
+      low = value < low ? value : low;
+      high = high < value ? value : high;
     }
     const double n = static_cast<double>(rows);
     const double mean = __ddiv_rn(sum, n);
@@ -140,6 +142,81 @@ __global__ void scale_features(double* x, size_t count, size_t features, const d
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const size_t j = i % features;
     x[i] = __ddiv_rn(__dsub_rn(x[i], mean[j]), sd[j]);
+  }
+}
+
+// Regression data: column j < features of x (rows, features), or y for
+// j == features.
+struct Columns {
+  const void* x;
+  char x_kind;
+  int x_bits;
+  const void* y;
+  char y_kind;
+  int y_bits;
+  size_t features;
+
+  __device__ double at(size_t row, size_t j) const {
+    return j < features ? read_value(x, x_kind, x_bits, row * features + j) : read_value(y, y_kind, y_bits, row);
+  }
+};
+
+// Per column over `rows` (table rows, in their order), as the host's
+// column_statistics: the sum in that order, min and max; a constant column
+// gets mean = its value and sd 1, any other sum / n and the population sd.
+__global__ void column_moments(Columns columns, const size_t* rows, size_t count, double* mean_out,
+                               double* sd_out, double* low_out, double* high_out) {
+  for (size_t j = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; j <= columns.features;
+       j += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    double sum = 0;
+    double low = columns.at(rows[0], j);
+    double high = low;
+    for (size_t i = 0; i < count; ++i) {
+      const double value = columns.at(rows[i], j);
+      sum = __dadd_rn(sum, value);
+      low = value < low ? value : low;
+      high = high < value ? value : high;
+    }
+    low_out[j] = low;
+    high_out[j] = high;
+    if (low == high) {
+      mean_out[j] = low;
+      sd_out[j] = 1;
+      continue;
+    }
+    const double n = static_cast<double>(count);
+    const double mean = __ddiv_rn(sum, n);
+    double squares = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const double deviation = __dsub_rn(columns.at(rows[i], j), mean);
+      squares = __dadd_rn(squares, __dmul_rn(deviation, deviation));
+    }
+    mean_out[j] = mean;
+    sd_out[j] = __dsqrt_rn(__ddiv_rn(squares, n));
+  }
+}
+
+// Writes the standardised features and target of `rows` into x_out (count,
+// features) and y_out (count). The first value that is not finite goes to
+// *first_overflow as (position + offset) × (features + 1) + column.
+__global__ void standardise_rows(Columns columns, const size_t* rows, size_t count, const double* mean,
+                                 const double* sd, double* x_out, double* y_out, size_t offset,
+                                 unsigned long long* first_overflow) {
+  const size_t width = columns.features + 1;
+  const size_t total = count * width;
+  for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < total;
+       k += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t i = k / width;
+    const size_t j = k % width;
+    const double result = __ddiv_rn(__dsub_rn(columns.at(rows[i], j), mean[j]), sd[j]);
+    if (!isfinite(result)) {
+      atomicMin(first_overflow, static_cast<unsigned long long>((i + offset) * width + j));
+    }
+    if (j < columns.features) {
+      x_out[i * columns.features + j] = result;
+    } else {
+      y_out[i] = result;
+    }
   }
 }
 
@@ -202,6 +279,89 @@ void require_current_device(const io::DeviceArrayView& a) {
 }
 
 }  // namespace
+
+PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, const io::DeviceArrayView& y,
+                                                 size_t features, const std::vector<size_t>& train_rows,
+                                                 const std::vector<size_t>& test_rows) {
+  std::string reason;
+  if (!device_available(&reason)) {
+    throw make_error(x.name, "is on a GPU, but " + reason, "Copy the arrays to the host first");
+  }
+  require_current_device(x);
+  require_current_device(y);
+  FMALA_CUDA_CHECK(cudaDeviceSynchronize());
+  const size_t rows = y.shape.at(0);
+  PreparedRegressionSplit out;
+
+  // Every value must be finite: x first, then y.
+  std::vector<unsigned long long> start = {ULLONG_MAX, ULLONG_MAX};
+  DeviceArray<unsigned long long> first(2, nullptr);
+  FMALA_CUDA_CHECK(cudaMemcpy(first.data(), start.data(), first.bytes(), cudaMemcpyHostToDevice));
+  convert_features<<<blocks_for(rows * features), kThreads>>>(x.data, x.kind, x.bits, rows * features, 0, nullptr,
+                                                               first.data());
+  check_launch("convert_features");
+  convert_features<<<blocks_for(rows), kThreads>>>(y.data, y.kind, y.bits, rows, 0, nullptr, first.data() + 1);
+  check_launch("convert_features");
+  const std::vector<unsigned long long> found = to_host(first);
+  if (found[0] != ULLONG_MAX || found[1] != ULLONG_MAX) {
+    out.in_target = found[0] == ULLONG_MAX;
+    out.first_nonfinite = static_cast<int64_t>(out.in_target ? found[1] : found[0]);
+    out.bad_value = value_at(out.in_target ? y : x, static_cast<size_t>(out.first_nonfinite));
+    return out;
+  }
+
+  const Columns columns{x.data, x.kind, x.bits, y.data, y.kind, y.bits, features};
+  const size_t width = features + 1;
+  DeviceArray<size_t> train_index(train_rows.size(), nullptr);
+  DeviceArray<size_t> test_index(test_rows.size(), nullptr);
+  FMALA_CUDA_CHECK(cudaMemcpy(train_index.data(), train_rows.data(), train_index.bytes(), cudaMemcpyHostToDevice));
+  if (!test_rows.empty()) {
+    FMALA_CUDA_CHECK(cudaMemcpy(test_index.data(), test_rows.data(), test_index.bytes(), cudaMemcpyHostToDevice));
+  }
+  DeviceArray<double> mean(width, nullptr);
+  DeviceArray<double> sd(width, nullptr);
+  DeviceArray<double> low(width, nullptr);
+  DeviceArray<double> high(width, nullptr);
+  column_moments<<<blocks_for(width), kThreads>>>(columns, train_index.data(), train_rows.size(), mean.data(),
+                                                  sd.data(), low.data(), high.data());
+  check_launch("column_moments");
+  out.mean = to_host(mean);
+  out.sd = to_host(sd);
+  out.low = to_host(low);
+  out.high = to_host(high);
+  // The host checks the statistics; standardising with bad ones does no
+  // harm before it throws.
+  DeviceArray<double> train_x(train_rows.size() * features, nullptr);
+  DeviceArray<double> train_y(train_rows.size(), nullptr);
+  DeviceArray<double> test_x(test_rows.size() * features, nullptr);
+  DeviceArray<double> test_y(test_rows.size(), nullptr);
+  DeviceArray<unsigned long long> overflow(1, nullptr);
+  FMALA_CUDA_CHECK(cudaMemcpy(overflow.data(), start.data(), overflow.bytes(), cudaMemcpyHostToDevice));
+  standardise_rows<<<blocks_for(train_rows.size() * width), kThreads>>>(
+      columns, train_index.data(), train_rows.size(), mean.data(), sd.data(), train_x.data(), train_y.data(), 0,
+      overflow.data());
+  check_launch("standardise_rows");
+  if (!test_rows.empty()) {
+    standardise_rows<<<blocks_for(test_rows.size() * width), kThreads>>>(
+        columns, test_index.data(), test_rows.size(), mean.data(), sd.data(), test_x.data(), test_y.data(),
+        train_rows.size(), overflow.data());
+    check_launch("standardise_rows");
+  }
+  const unsigned long long first_overflow = to_host(overflow)[0];
+  if (first_overflow != ULLONG_MAX) {
+    out.first_overflow = static_cast<int64_t>(first_overflow);
+    const size_t position = first_overflow / width;
+    const size_t j = first_overflow % width;
+    const size_t row = position < train_rows.size() ? train_rows[position] : test_rows[position - train_rows.size()];
+    out.overflow_value = j < features ? value_at(x, row * features + j) : value_at(y, row);
+  }
+  out.test_x = to_host(test_x);
+  out.test_y = to_host(test_y);
+  FMALA_CUDA_CHECK(cudaDeviceSynchronize());
+  out.x = share(std::move(train_x));
+  out.y = share(std::move(train_y));
+  return out;
+}
 
 PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const io::DeviceArrayView& y,
                                              size_t features, size_t kept, bool standardise, double max_label,

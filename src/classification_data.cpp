@@ -685,10 +685,15 @@ ClassificationData classification_data_from_device_arrays(const DeviceArrayView&
                                                           Normalisation normalise, const std::string& source) {
   const ImageShape shape = shape_of_split(x.shape, y.shape, x.name, y.name);
   const size_t p = shape.features();
-  const size_t n_train = kept_rows(y.shape[0], subset, x.name);
+  const size_t rows = y.shape[0];
   const bool standard = normalise == Normalisation::standard;
-  cuda::PreparedTrainingSplit prepared =
-      cuda::prepare_training_split(x, y, p, n_train, standard, kMaxLabel, kMaxCountedClasses);
+  // The checks of the rows and the subset come after those of the values,
+  // as on the host.
+  cuda::PreparedTrainingSplit prepared;
+  if (rows > 0) {
+    const size_t kept = subset > 0 ? std::min(subset, rows) : rows;
+    prepared = cuda::prepare_training_split(x, y, p, kept, standard, kMaxLabel, kMaxCountedClasses);
+  }
   if (prepared.first_nonfinite >= 0) {
     const auto i = static_cast<size_t>(prepared.first_nonfinite);
     throw make_error(x.name,
@@ -711,6 +716,7 @@ ClassificationData classification_data_from_device_arrays(const DeviceArrayView&
     test_split = split_from_arrays(test->x, test->y, test->x_name, test->y_name, test_shape);
     check_same_shape(test_shape, shape, test_split, train_split);
   }
+  const size_t n_train = kept_rows(rows, subset, x.name);
   const int max_label = largest_label(prepared.largest_label, train_split, test_split);
   if (standard) {
     check_scaling(prepared.mean, prepared.sd, x.name);

@@ -175,8 +175,10 @@ MlpRegression::MlpRegression(std::shared_ptr<const io::RegressionData> data, Mlp
   const size_t n = data_->n_train();
   require(p >= 1, "data", "the data set has no features", "Give a table with at least 2 columns");
   require(n >= 1, "data", "the training split is empty", "Use a larger train fraction");
-  require(data_->train_x.size() == n * p, "data.train_x",
-          "has " + std::to_string(data_->train_x.size()) +
+  // Training rows on a GPU were shaped and checked there (device_train).
+  const size_t train_values = data_->device_train ? n * p : data_->train_x.size();
+  require(train_values == n * p, "data.train_x",
+          "has " + std::to_string(train_values) +
               " values, expected n_train * n_features = " + std::to_string(n * p),
           "Store x as (N, P) row-major");
   require(data_->test_x.size() == data_->n_test() * p, "data.test_x",
@@ -236,8 +238,9 @@ MlpRegression::MlpRegression(std::shared_ptr<const io::RegressionData> data, Mlp
                                   layers_[l].b_offset,
                                   hidden ? activation : NetworkSpec::Activation::identity});
   }
-  network_spec_.x = data_->train_x.data();
-  network_spec_.y = data_->train_y.data();
+  network_spec_.x = data_->device_train ? data_->device_train->x.get() : data_->train_x.data();
+  network_spec_.y = data_->device_train ? data_->device_train->y.get() : data_->train_y.data();
+  network_spec_.data_on_device = data_->device_train != nullptr;
   network_spec_.rows = n;
   network_spec_.prior_count = n_weights_;
   network_spec_.prior_sd = config_.prior_sd;
@@ -407,8 +410,18 @@ Jet<Real> MlpRegression::chain_jet(const Real* theta, const Real* direction, int
   return f;
 }
 
+void MlpRegression::require_host_rows() const {
+  if (data_->device_train) {
+    throw make_error("--backend cpu",
+                     "the training arrays are on GPU " + std::to_string(data_->device_train->device) +
+                         ", where only --backend cuda evaluates them",
+                     "Pass backend='cuda', or copy the arrays to the host");
+  }
+}
+
 void MlpRegression::jet(int chains, const Real* theta, const Real* direction, int order,
                         Real* f, Real* d, Real* h) const {
+  require_host_rows();
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
   detail::jet_over_chains(
@@ -491,6 +504,7 @@ Real MlpRegression::chain_gradient(const Real* theta, Real* g, Scratch& scratch)
 }
 
 void MlpRegression::gradient(int chains, const Real* theta, Real* f, Real* g) const {
+  require_host_rows();
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
   detail::gradient_over_chains(
@@ -672,9 +686,12 @@ Metrics MlpRegression::metrics(const Draws& draws) const {
     out["rmse"] = test.rmse;
     out["nll"] = test.nll;
   }
-  const SplitScores train = score(data_->train_x, data_->train_y);
-  out["train_rmse"] = train.rmse;
-  out["train_nll"] = train.nll;
+  // Training rows on a GPU have no host copy to score.
+  if (!data_->device_train) {
+    const SplitScores train = score(data_->train_x, data_->train_y);
+    out["train_rmse"] = train.rmse;
+    out["train_nll"] = train.nll;
+  }
   return out;
 }
 

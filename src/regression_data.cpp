@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 #include "fmala/io/read_file.hpp"
 #include "fmala/io/table.hpp"
@@ -98,6 +99,27 @@ std::string format_double(double value) {
 // because squared deviations overflow above about 1e154 and underflow below
 // about 1e-162.
 void column_statistics(const Table& table, size_t col, const std::vector<size_t>& rows,
+                       double& mean, double& sd);
+
+// Throws fmala::Error naming `path` and the column when the training mean or
+// sd of a column that is not constant is not finite or the sd is 0.
+void check_column(const std::string& path, size_t col, size_t rows, double min, double max, double mean,
+                  double sd) {
+  if (min == max) {
+    return;
+  }
+  if (!std::isfinite(mean) || !std::isfinite(sd) || sd == 0) {
+    throw make_error(path,
+                     "column " + std::to_string(col) + " (0-based) cannot be standardised: its " +
+                         std::to_string(rows) + " training values range from " + format_double(min) + " to " +
+                         format_double(max) + ", which in double precision gives a mean of " +
+                         format_double(mean) + " and a standard deviation of " + format_double(sd),
+                     "Rescale the column to values of moderate magnitude, e.g. multiply it by a "
+                     "power of 10");
+  }
+}
+
+void column_statistics(const Table& table, size_t col, const std::vector<size_t>& rows,
                        double& mean, double& sd) {
   const std::vector<double>& values = table.values;
   const size_t cols = table.cols;
@@ -125,34 +147,31 @@ void column_statistics(const Table& table, size_t col, const std::vector<size_t>
     squares += deviation * deviation;
   }
   sd = std::sqrt(squares / static_cast<double>(rows.size()));
-  if (!std::isfinite(mean) || !std::isfinite(sd) || sd == 0) {
-    throw make_error(table.path,
-                     "column " + std::to_string(col) + " (0-based) cannot be standardised: its " +
-                         std::to_string(rows.size()) + " training values range from " +
-                         format_double(min) + " to " + format_double(max) +
-                         ", which in double precision gives a mean of " + format_double(mean) +
-                         " and a standard deviation of " + format_double(sd),
-                     "Rescale the column to values of moderate magnitude, e.g. multiply it by a "
-                     "power of 10");
-  }
+  check_column(table.path, col, rows.size(), min, max, mean, sd);
 }
 
 // Returns (value - mean) / sd. Throws fmala::Error naming the table row and
 // column when the result overflows. That happens for a test row far outside
 // the training rows' range, or for a range wider than the largest double.
+// Throws the error of a standardised value that overflows.
+[[noreturn]] void throw_overflow(const std::string& path, size_t row, size_t col, double value, double mean,
+                               double sd) {
+  throw make_error(path,
+                   "row " + std::to_string(row) +
+                       " (0-based, blank and header lines not counted), column " +
+                       std::to_string(col) + " (0-based): the value " + format_double(value) +
+                       " standardised with the training mean " + format_double(mean) +
+                       " and standard deviation " + format_double(sd) +
+                       " is out of the range of double",
+                   "Rescale the column to values of moderate magnitude, or check the row for "
+                   "a mistyped exponent");
+}
+
 double standardised(const Table& table, size_t row, size_t col, double mean, double sd) {
   const double value = table.values[row * table.cols + col];
   const double result = (value - mean) / sd;
   if (!std::isfinite(result)) {
-    throw make_error(table.path,
-                     "row " + std::to_string(row) +
-                         " (0-based, blank and header lines not counted), column " +
-                         std::to_string(col) + " (0-based): the value " + format_double(value) +
-                         " standardised with the training mean " + format_double(mean) +
-                         " and standard deviation " + format_double(sd) +
-                         " is out of the range of double",
-                     "Rescale the column to values of moderate magnitude, or check the row for "
-                     "a mistyped exponent");
+    throw_overflow(table.path, row, col, value, mean, sd);
   }
   return result;
 }
@@ -452,6 +471,32 @@ std::vector<size_t> sorted_rows(const std::vector<IndexEntry>& entries, const st
   return rows;
 }
 
+// Draws the seeded split of n rows into data.train_rows and data.test_rows,
+// each in ascending order; data.source names the data in messages.
+void draw_split(size_t n, uint64_t seed, double train_fraction, RegressionData& data) {
+  if (n < kMinRows) {
+    throw make_error(data.source,
+                     "the table has " + std::to_string(n) + " rows, fewer than the " +
+                         std::to_string(kMinRows) + " needed for a train/test split",
+                     "Use a larger data set");
+  }
+  const auto n_train = static_cast<size_t>(std::round(train_fraction * static_cast<double>(n)));
+  if (n_train == 0 || n_train == n) {
+    throw make_error(data.source,
+                     "train_fraction " + std::to_string(train_fraction) + " of " +
+                         std::to_string(n) + " rows leaves the " +
+                         (n_train == 0 ? "training" : "test") + " set empty",
+                     "Choose a train_fraction that puts at least one row in each set");
+  }
+  const std::vector<size_t> permutation = seeded_permutation(n, seed);
+  data.train_rows.assign(permutation.begin(), permutation.begin() + static_cast<std::ptrdiff_t>(n_train));
+  data.test_rows.assign(permutation.begin() + static_cast<std::ptrdiff_t>(n_train), permutation.end());
+  // Ascending order keeps rows in file order, which makes the split easy to
+  // compare against the file; the likelihood does not depend on row order.
+  std::sort(data.train_rows.begin(), data.train_rows.end());
+  std::sort(data.test_rows.begin(), data.test_rows.end());
+}
+
 }  // namespace
 
 std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
@@ -488,30 +533,7 @@ RegressionData regression_data_from_table(const Table& table, uint64_t seed, dou
                          " column, but regression data needs at least one feature and the target",
                      "Put the features first and the target in the last column");
   }
-  if (table.rows < kMinRows) {
-    throw make_error(data.source,
-                     "the table has " + std::to_string(table.rows) + " rows, fewer than the " +
-                         std::to_string(kMinRows) + " needed for a train/test split",
-                     "Use a larger data set");
-  }
-
-  const size_t n = table.rows;
-  const auto n_train = static_cast<size_t>(std::round(train_fraction * static_cast<double>(n)));
-  if (n_train == 0 || n_train == n) {
-    throw make_error(data.source,
-                     "train_fraction " + std::to_string(train_fraction) + " of " +
-                         std::to_string(n) + " rows leaves the " +
-                         (n_train == 0 ? "training" : "test") + " set empty",
-                     "Choose a train_fraction that puts at least one row in each set");
-  }
-  const std::vector<size_t> permutation = seeded_permutation(n, seed);
-  data.train_rows.assign(permutation.begin(), permutation.begin() + n_train);
-  data.test_rows.assign(permutation.begin() + n_train, permutation.end());
-  // Ascending order keeps rows in file order, which makes the split easy to
-  // compare against the file; the likelihood does not depend on row order.
-  std::sort(data.train_rows.begin(), data.train_rows.end());
-  std::sort(data.test_rows.begin(), data.test_rows.end());
-
+  draw_split(table.rows, seed, train_fraction, data);
   data.feature_columns.resize(table.cols - 1);
   std::iota(data.feature_columns.begin(), data.feature_columns.end(), size_t{0});
   data.target_column = table.cols - 1;
@@ -566,6 +588,74 @@ RegressionData load_regression_data_split(const std::string& directory, int spli
   }
 
   standardise(table, data);
+  return data;
+}
+
+RegressionData regression_data_from_device_arrays(const DeviceArrayView& x, const DeviceArrayView& y, uint64_t seed,
+                                                  const std::string& source, double train_fraction) {
+  if (!(train_fraction > 0 && train_fraction < 1)) {
+    throw make_error(source, "train_fraction " + std::to_string(train_fraction) + " is outside (0, 1)",
+                     "Use a fraction such as 0.9 for a 90/10 split");
+  }
+  if (x.shape.empty() || x.shape.size() > 2 || y.shape.size() != 1 || x.shape[0] != y.shape[0] ||
+      (x.shape.size() == 2 && x.shape[1] == 0)) {
+    const auto repr = [](const std::vector<size_t>& shape) {
+      std::string text = "(";
+      for (size_t i = 0; i < shape.size(); ++i) {
+        text += (i > 0 ? ", " : "") + std::to_string(shape[i]);
+      }
+      return text + (shape.size() == 1 ? ",)" : ")");
+    };
+    throw make_error(source,
+                     "x has shape " + repr(x.shape) + " and y " + repr(y.shape) +
+                         ", but regression needs x of shape (N, P) or (N,) and y of shape (N,)",
+                     "Give one row of features per target");
+  }
+  RegressionData data;
+  data.source = source;
+  const size_t p = x.shape.size() == 2 ? x.shape[1] : 1;
+  draw_split(y.shape[0], seed, train_fraction, data);
+  data.feature_columns.resize(p);
+  std::iota(data.feature_columns.begin(), data.feature_columns.end(), size_t{0});
+  data.target_column = p;
+  data.n_features = p;
+
+  cuda::PreparedRegressionSplit prepared = cuda::prepare_regression_split(x, y, p, data.train_rows, data.test_rows);
+  if (prepared.first_nonfinite >= 0) {
+    const auto i = static_cast<size_t>(prepared.first_nonfinite);
+    if (prepared.in_target) {
+      throw make_error(y.name, "the target at row " + std::to_string(i) + " is " + format_double(prepared.bad_value),
+                       "The targets must be finite: remove or impute missing and infinite values first");
+    }
+    throw make_error(x.name,
+                     "the value at row " + std::to_string(i / p) + ", feature " + std::to_string(i % p) + " is " +
+                         format_double(prepared.bad_value),
+                     "The features must be finite: remove or impute missing and infinite values first");
+  }
+  for (size_t j = 0; j <= p; ++j) {
+    check_column(source, j, data.train_rows.size(), prepared.low[j], prepared.high[j], prepared.mean[j],
+                 prepared.sd[j]);
+  }
+  if (prepared.first_overflow >= 0) {
+    const auto k = static_cast<size_t>(prepared.first_overflow);
+    const size_t position = k / (p + 1);
+    const size_t j = k % (p + 1);
+    const size_t row = position < data.train_rows.size() ? data.train_rows[position]
+                                                         : data.test_rows[position - data.train_rows.size()];
+    throw_overflow(source, row, j, prepared.overflow_value, prepared.mean[j], prepared.sd[j]);
+  }
+  data.x_mean.assign(prepared.mean.begin(), prepared.mean.begin() + static_cast<std::ptrdiff_t>(p));
+  data.x_sd.assign(prepared.sd.begin(), prepared.sd.begin() + static_cast<std::ptrdiff_t>(p));
+  data.y_mean = prepared.mean[p];
+  data.y_sd = prepared.sd[p];
+  data.test_x = std::move(prepared.test_x);
+  data.test_y = std::move(prepared.test_y);
+  auto device = std::make_shared<DeviceRegressionSplit>();
+  device->x = std::move(prepared.x);
+  device->y = std::move(prepared.y);
+  device->rows = data.train_rows.size();
+  device->device = x.device;
+  data.device_train = std::move(device);
   return data;
 }
 

@@ -19,9 +19,10 @@ made them: ``result.draws`` then maps each sampler to an array on that device, w
 
 Arrays may be NumPy arrays or any array that NumPy reads through DLPack or
 ``__array__`` (PyTorch and JAX tensors on the CPU, for instance). With
-``backend="cuda"``, the training arrays of ``model="logreg"`` or ``"cnn"``
-that sit on a GPU stay there: the library checks, scales and evaluates them
-on that GPU without a copy to the host. Errors are
+``backend="cuda"``, training arrays that sit on a GPU stay there: the
+library checks, scales and evaluates them on that GPU without a copy to the
+host (for ``model="mlp"`` it also draws the split there and copies only the
+test rows). Errors are
 raised as ``fmala.Error`` (a ValueError) with the command's messages, and
 Ctrl-C stops the run after the current transition with KeyboardInterrupt.
 """
@@ -106,7 +107,7 @@ _DLPACK_CUDA = 2
 
 
 def _on_gpu(value: Any) -> bool:
-    """Whether an array reports through DLPack that it is in a CUDA device's memory."""
+    """Tells whether an array reports through DLPack that it is in a CUDA device's memory."""
     device = getattr(value, "__dlpack_device__", None)
     return device is not None and device()[0] == _DLPACK_CUDA
 
@@ -224,6 +225,19 @@ def _data_arrays(model: Optional[str], train: Any, test: Any, backend: Optional[
         if test is not None:
             arrays["x_test"], arrays["y_test"] = _pair(test, "test")
         return arrays
+    if backend == "cuda" and model == "mlp" and isinstance(train, (tuple, list)) and len(train) == 2 and \
+            _on_gpu(train[0]):
+        if test is not None:
+            raise Error(
+                "model='mlp' splits the training arrays into training and test rows itself "
+                "(90/10, seeded by split_seed); pass all rows as train=(x, y) and no test="
+            )
+        if not _on_gpu(train[1]):
+            raise Error("x_train is on a GPU but y_train is not; put both on the same GPU (y.cuda() in "
+                        "PyTorch), or both on the host")
+        # The split, checks and standardisation run on the GPU; the test
+        # rows come to the host, where they are scored.
+        return {"x_train_device": train[0], "y_train_device": train[1]}
     x, y = _pair(train, "train")
     if model == "mlp":
         if test is not None:
@@ -264,9 +278,9 @@ def sample(*, train: Any = None, test: Any = None, device_draws: bool = False, *
     (N, P), (N, H, W) or (N, H, W, C) and whole-number class labels; for
     ``model='mlp'``, features (N, P) and targets (N,) of which a seeded 90/10
     split is taken as with a data file. With ``backend='cuda'``, training
-    arrays of ``'logreg'`` or ``'cnn'`` on a GPU (``x`` float64, float32 or
-    integers, ``y`` on the same GPU, both C-contiguous) are read in place
-    there; the test split is copied to the host, where it is scored.
+    arrays on a GPU (``x`` float64, float32 or integers, ``y`` on the same
+    GPU, both C-contiguous) are read in place there; the test split (for
+    ``'mlp'`` the test rows) is copied to the host, where it is scored.
 
     ``device_draws=True`` (with ``backend='cuda'``) keeps each sampler's
     draws on the GPU in ``Result.draws``, for ``torch.from_dlpack`` and
@@ -293,7 +307,8 @@ def sample(*, train: Any = None, test: Any = None, device_draws: bool = False, *
             raise
         # nanobind could not take the arrays through DLPack as CUDA arrays.
         raise Error(f"x_train and y_train say they are on a GPU, but their DLPack export failed ({e}); "
-                    "pass CUDA arrays of PyTorch, CuPy or JAX, or copy them to the host") from e
+                    "pass CUDA arrays of PyTorch, CuPy or JAX (x.detach() for a tensor that requires grad), "
+                    "or copy them to the host") from e
     return _finish(output)
 
 

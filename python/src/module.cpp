@@ -26,7 +26,8 @@ namespace nb = nanobind;
 namespace {
 
 using HostArray = nb::ndarray<const double, nb::c_contig, nb::device::cpu>;
-using CudaArray = nb::ndarray<nb::device::cuda>;
+// Read only: fmala never writes into the caller's arrays.
+using CudaArray = nb::ndarray<nb::ro, nb::device::cuda>;
 
 // The view of an array on a CUDA device that the library reads in place.
 // Throws fmala::Error naming it for a layout or value type it does not read.
@@ -147,15 +148,6 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
   invocation.arguments = arguments;
   invocation.results = &results;
   invocation.stop_on_signals = true;
-  std::string array_arguments;
-  if (table) {
-    array_arguments = ", model='mlp', train=(x, y)";
-  } else if (x_train || x_train_device) {
-    array_arguments = x_test ? ", train=(x, y), test=(x, y)" : ", train=(x, y)";
-  }
-  invocation.resume_command = [array_arguments](const std::string& out) {
-    return "fmala.resume('" + out + "'" + array_arguments + ")";
-  };
   int status = 0;
   {
     CLI::App app{"fmala.sample", "fmala"};
@@ -163,7 +155,20 @@ nb::dict run(const std::vector<std::string>& arguments, const std::string& comma
     if (!resume) {
       options = parse_options(app, arguments);
     }
+    const bool regression = options.model == "mlp" || options.preset == "paper-regression";
+    std::string array_arguments;
+    if (table || (x_train_device && regression)) {
+      array_arguments = ", model='mlp', train=(x, y)";
+    } else if (x_train || x_train_device) {
+      array_arguments = x_test ? ", train=(x, y), test=(x, y)" : ", train=(x, y)";
+    }
+    invocation.resume_command = [array_arguments](const std::string& out) {
+      return "fmala.resume('" + out + "'" + array_arguments + ")";
+    };
     options.arrays = make_arrays(x_train, y_train, x_test, y_test, table);
+    if (x_train_device.has_value() != y_train_device.has_value()) {
+      throw fmala::Error("x_train_device and y_train_device: give both or neither");
+    }
     if (x_train_device) {
       auto arrays = options.arrays ? std::make_shared<fmala::cli::DataArrays>(*options.arrays)
                                    : std::make_shared<fmala::cli::DataArrays>();

@@ -20,8 +20,10 @@ namespace fmala::cli {
 struct DataArrays {
   // logreg and cnn: the training split and an optional test split.
   std::optional<io::ArraySplit> train;
-  // logreg and cnn with --backend cuda, in place of `train`: the training
-  // arrays on a GPU, read there (io::classification_data_from_device_arrays).
+  // With --backend cuda, in place of `train` (logreg, cnn) or `table`
+  // (mlp): the arrays on a GPU, read there
+  // (io::classification_data_from_device_arrays and
+  // io::regression_data_from_device_arrays).
   struct DeviceSplit {
     io::DeviceArrayView x, y;
   };

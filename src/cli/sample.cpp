@@ -460,12 +460,18 @@ void warn_about_empty_classes(const io::ClassificationData& data) {
     }
   }
   if (data.device_train) {
-    // The labels on the GPU were counted there, when they were few enough.
+    // The labels on the GPU were counted there, when they were few enough;
+    // the largest among the rows kept is the last class counted.
     const std::vector<size_t>& counted = data.device_train->class_counts;
     if (counted.empty()) {
       return;
     }
-    largest = std::max(largest, static_cast<int>(counted.size()) - 1);
+    for (size_t k = counted.size(); k-- > 0;) {
+      if (counted[k] > 0) {
+        largest = std::max(largest, static_cast<int>(k));
+        break;
+      }
+    }
   }
   if (largest + 1 != data.n_classes) {
     return;
@@ -591,7 +597,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
     return model;
   }
   if (o.model == "mlp") {
-    if (o.data.empty() && !(o.arrays && o.arrays->table)) {
+    if (o.data.empty() && !(o.arrays && (o.arrays->table || o.arrays->device_train))) {
       throw make_error("--data", "is required with --model mlp",
                        "Give a directory holding data.txt, e.g. --data data/concrete");
     }
@@ -600,7 +606,19 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                        "Give --split-index to use the split files, or --split-seed for a seeded split");
     }
     std::shared_ptr<io::RegressionData> data;
-    if (o.arrays && o.arrays->table) {
+    if (o.arrays && o.arrays->device_train) {
+      const DataArrays::DeviceSplit& train = *o.arrays->device_train;
+      if (o.split_index) {
+        throw make_error("--split-index", "applies to data directories with split files, not to arrays",
+                         "Drop --split-index, or give the data as a directory");
+      }
+      if (o.backend != "cuda") {
+        throw make_error(train.x.name, "is on a GPU, but the run uses --backend cpu",
+                         "Pass backend='cuda', or copy the arrays to the host");
+      }
+      data = std::make_shared<io::RegressionData>(io::regression_data_from_device_arrays(
+          train.x, train.y, std::stoull(o.split_seed), "the arrays x, y on GPU " + std::to_string(train.x.device)));
+    } else if (o.arrays && o.arrays->table) {
       if (o.split_index) {
         throw make_error("--split-index", "applies to data directories with split files, not to arrays",
                          "Drop --split-index, or give the data as a directory");
@@ -1061,7 +1079,8 @@ std::string array_kind(const SampleOptions& o) {
   if (!o.arrays) {
     return "";
   }
-  if (o.arrays->table) {
+  // Regression arrays on a GPU are the table of a run resumed from host arrays.
+  if (o.arrays->table || (o.arrays->device_train && o.model == "mlp")) {
     return "table";
   }
   return o.arrays->test ? "train,test" : "train";
@@ -1526,6 +1545,16 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
       throw make_error("--backend cuda", reason, "Use --backend cpu");
     }
   }
+  // With device_draws, each sampler's draws get their device array now, so
+  // that a GPU short of memory stops the run before any output is written.
+  // They count against the memory the runs' plans find free.
+  std::vector<cuda::DeviceValues> device_arrays(o.device_draws ? settings.size() : 0);
+  for (size_t index = 0; index < device_arrays.size(); ++index) {
+    const RunSettings& s = settings[index];
+    device_arrays[index] = cuda::allocate_device_values(static_cast<size_t>(s.chains) *
+                                                        static_cast<size_t>(s.draws) *
+                                                        static_cast<size_t>(model->dim()));
+  }
   const Shard& shard = current_shard();
   const bool lead = shard.rank() == 0;
   const std::filesystem::path processes_file = checkpoint_dir / "processes";
@@ -1620,9 +1649,7 @@ int run_sample(const SampleOptions& given, const Invocation& invocation) {
     // With device_draws, every batch writes its chains' slice of one device
     // array of this process's chains.
     const size_t draw_values = static_cast<size_t>(s.draws) * static_cast<size_t>(model->dim());
-    const cuda::DeviceValues on_device =
-        o.device_draws ? cuda::allocate_device_values(static_cast<size_t>(mine.count) * draw_values)
-                       : cuda::DeviceValues{};
+    const cuda::DeviceValues on_device = o.device_draws ? device_arrays[index] : cuda::DeviceValues{};
     for (int part = 0; part < batches; ++part) {
       RunSettings b = s;
       b.first_chain = mine.first + static_cast<int64_t>(part) * batch;

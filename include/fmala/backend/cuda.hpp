@@ -108,6 +108,35 @@ struct PreparedTrainingSplit {
   std::vector<double> mean, sd;
 };
 
+// The device's part of io::regression_data_from_device_arrays.
+struct PreparedRegressionSplit {
+  std::shared_ptr<const double> x;  // (training rows, features), standardised
+  std::shared_ptr<const double> y;  // (training rows), standardised
+  std::vector<double> test_x, test_y;  // the test rows, standardised, on the host
+  // The first value of x, then of y, that is not finite (flat index into x
+  // or y, or -1), with in_target set when it is in y, and its value.
+  int64_t first_nonfinite = -1;
+  bool in_target = false;
+  double bad_value = 0;
+  // Per column, features first and the target last, over the training rows:
+  // sum / rows, the sd, the smallest and the largest value. A constant
+  // column has mean = its value and sd 1.
+  std::vector<double> mean, sd, low, high;
+  // The first standardised value that is not finite, or -1. The order is
+  // the training rows, then the test rows, each row's features and then its
+  // target. The index is row position × (features + 1) + column, and
+  // overflow_value is the value before standardisation.
+  int64_t first_overflow = -1;
+  double overflow_value = 0;
+};
+
+// Reads x (rows, features) and y (rows) on their device, checks them, takes
+// the column statistics over train_rows in their order as the host's
+// column_statistics does, and standardises the training and test rows.
+PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, const io::DeviceArrayView& y,
+                                                 size_t features, const std::vector<size_t>& train_rows,
+                                                 const std::vector<size_t>& test_rows);
+
 // Reads x (rows, features) and y (rows) on their device. It converts x to
 // float64 (reading it in place when it is float64 and not scaled) and checks
 // it. It converts the labels, of which max_label is the largest allowed, and

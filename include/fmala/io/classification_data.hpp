@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fmala/io/device_array.hpp"
 #include "fmala/io/npy.hpp"
 
 namespace fmala::io {
@@ -131,17 +132,6 @@ struct ArraySplit {
 ClassificationData classification_data_from_arrays(const ArraySplit& train, const ArraySplit* test,
                                                    size_t subset, Normalisation normalise,
                                                    const std::string& source);
-
-// A C-contiguous array in the memory of a CUDA device, as DLPack describes
-// it, with the name that messages use for it.
-struct DeviceArrayView {
-  const void* data = nullptr;
-  std::vector<size_t> shape;
-  char kind = 'f';  // 'f' float, 'i' signed or 'u' unsigned integer
-  int bits = 64;    // bits per value
-  int device = 0;   // the CUDA device's index
-  std::string name;
-};
 
 // As classification_data_from_arrays, for a training split on a CUDA
 // device: its checks, subset and scaling run on that device, with the same

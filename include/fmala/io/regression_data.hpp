@@ -5,12 +5,23 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "fmala/io/device_array.hpp"
 #include "fmala/io/table.hpp"
 
 namespace fmala::io {
+
+// The training rows of regression data whose arrays sit on a CUDA device,
+// standardised there: only --backend cuda evaluates them, where they lie.
+struct DeviceRegressionSplit {
+  std::shared_ptr<const double> x;  // (rows, n_features) row-major, device memory
+  std::shared_ptr<const double> y;  // (rows), device memory
+  size_t rows = 0;
+  int device = -1;  // the CUDA device's index
+};
 
 struct RegressionData {
   std::string source;     // path of the table read
@@ -32,7 +43,10 @@ struct RegressionData {
   // train_rows[i], and likewise for the test split.
   std::vector<size_t> train_rows, test_rows;
 
-  size_t n_train() const { return train_y.size(); }
+  // Set when the training rows are on a GPU; train_x and train_y are then empty.
+  std::shared_ptr<const DeviceRegressionSplit> device_train;
+
+  size_t n_train() const { return device_train ? device_train->rows : train_y.size(); }
   size_t n_test() const { return test_y.size(); }
 };
 
@@ -62,6 +76,14 @@ RegressionData load_regression_data(const std::string& path, uint64_t seed,
 // whose `path` names it in messages. Its values must be finite, as read_table
 // makes them.
 RegressionData regression_data_from_table(const Table& table, uint64_t seed, double train_fraction = 0.9);
+
+// As regression_data_from_table for the table [x | y], with x (N, P) or (N)
+// and y (N) on a CUDA device: the split's rows are drawn on the host, and the
+// checks, statistics and standardisation run on the device, with the same
+// results and messages. The training rows stay there (device_train); the
+// test rows are copied to the host. `source` names the data in messages.
+RegressionData regression_data_from_device_arrays(const DeviceArrayView& x, const DeviceArrayView& y, uint64_t seed,
+                                                  const std::string& source, double train_fraction = 0.9);
 
 // Loads regression data with the fixed train/test split number `split_index`
 // of a UCI regression benchmark folder, laid out as UCI_Datasets/<name>/data/
