@@ -440,6 +440,18 @@ int largest_label(int train_largest, const Split& train, const Split& test) {
   return max_label;
 }
 
+// A data set of this shape and classes 0..max_label, without rows yet.
+ClassificationData shaped_data(const std::string& source, const ImageShape& shape, int max_label) {
+  ClassificationData data;
+  data.source = source;
+  data.n_features = shape.features();
+  data.height = static_cast<int>(shape.height);
+  data.width = static_cast<int>(shape.width);
+  data.channels = static_cast<int>(shape.channels);
+  data.n_classes = max_label + 1;
+  return data;
+}
+
 ClassificationData assemble(Split train, Split test, const ImageShape& shape, size_t subset,
                             Normalisation normalise, const std::string& source) {
   const size_t n_train = kept_rows(train.y.size(), subset, train.x_path);
@@ -452,13 +464,7 @@ ClassificationData assemble(Split train, Split test, const ImageShape& shape, si
     standardise(train.x, test.x, p, train.x_path);
   }
 
-  ClassificationData data;
-  data.source = source;
-  data.n_features = p;
-  data.height = static_cast<int>(shape.height);
-  data.width = static_cast<int>(shape.width);
-  data.channels = static_cast<int>(shape.channels);
-  data.n_classes = max_label + 1;
+  ClassificationData data = shaped_data(source, shape, max_label);
   data.train_x = std::move(train.x);
   data.train_y = std::move(train.y);
   data.test_x = std::move(test.x);
@@ -723,13 +729,7 @@ ClassificationData classification_data_from_device_arrays(const DeviceArrayView&
     apply_scaling(test_split.x, prepared.mean, prepared.sd);
   }
 
-  ClassificationData data;
-  data.source = source;
-  data.n_features = p;
-  data.height = static_cast<int>(shape.height);
-  data.width = static_cast<int>(shape.width);
-  data.channels = static_cast<int>(shape.channels);
-  data.n_classes = max_label + 1;
+  ClassificationData data = shaped_data(source, shape, max_label);
   data.test_x = std::move(test_split.x);
   data.test_y = std::move(test_split.y);
   auto device = std::make_shared<DeviceTrainingSplit>();

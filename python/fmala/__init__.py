@@ -12,10 +12,10 @@ arguments (``chains=64`` for ``--chains 64``, ``adapt_per_chain=True`` for
     result.summary()["samplers"]  # summary.json as a dict
     result.to_arviz("mala")       # arviz.InferenceData
 
-With ``backend="cuda", device_draws=True`` the draws stay on the GPU that
-made them: ``result.draws`` then maps each sampler to an array on that device, which
+With ``backend="cuda"`` the draws stay on the GPU that made them:
+``result.draws`` then maps each sampler to an array on that device, which
 ``torch.from_dlpack`` or ``cupy.from_dlpack`` take without a copy, and
-``result.host_draws`` the same values as NumPy arrays.
+``result.host_draws`` to the same values as NumPy arrays.
 
 Arrays may be NumPy arrays or any array that NumPy reads through DLPack or
 ``__array__`` (PyTorch and JAX tensors on the CPU, for instance). With
@@ -264,7 +264,7 @@ def _data_arrays(model: Optional[str], train: Any, test: Any, backend: Optional[
     return arrays
 
 
-def sample(*, train: Any = None, test: Any = None, device_draws: bool = False, **options: Any) -> Result:
+def sample(*, train: Any = None, test: Any = None, device_draws: Optional[bool] = None, **options: Any) -> Result:
     """Runs one or more samplers and returns their draws and summary.
 
     Every keyword but ``train``, ``test`` and ``device_draws`` is an option of ``fmala sample``,
@@ -286,7 +286,9 @@ def sample(*, train: Any = None, test: Any = None, device_draws: bool = False, *
     draws on the GPU in ``Result.draws``, for ``torch.from_dlpack`` and
     other DLPack readers; the summary and ``to_arviz`` use a host copy
     (``Result.host_draws``). It cannot be combined with ``stream`` or with
-    checkpoints (pass ``no_checkpoint=True`` with ``out``).
+    checkpoints (pass ``no_checkpoint=True`` with ``out``). Left out, it
+    is True for a CUDA run without either, and False otherwise;
+    ``device_draws=False`` gives NumPy draws from any run.
 
     Raises ``fmala.Error`` for invalid options or data, and KeyboardInterrupt
     when Ctrl-C stopped the run (with ``out``, ``resume(out)`` continues it).
@@ -300,6 +302,9 @@ def sample(*, train: Any = None, test: Any = None, device_draws: bool = False, *
     arrays = _data_arrays(model, train, test, options.get("backend"))
     arguments = _arguments(options)
     command_line = "fmala.sample " + " ".join(shlex.quote(a) for a in arguments)
+    if device_draws is None:
+        checkpoints = bool(options.get("out")) and not options.get("no_checkpoint")
+        device_draws = options.get("backend") == "cuda" and not options.get("stream") and not checkpoints
     try:
         output = _run(arguments, command_line, None, **arrays, device_draws=bool(device_draws))
     except TypeError as e:

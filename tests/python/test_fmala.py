@@ -254,6 +254,17 @@ def test_device_draws_needs_a_plain_cuda_run(tmp_path, options, message):
         fmala.sample(**FUNNEL, quiet=True, device_draws=True, **options)
 
 
+@pytest.mark.parametrize("options", [dict(stream=True), dict(out="OUT"), dict(device_draws=False)])
+def test_cuda_runs_that_keep_draws_on_the_host_are_not_refused(tmp_path, options):
+    # Without a device the run stops at the back end, not at device_draws.
+    if cuda_reason() is None:
+        pytest.skip("a CUDA device is present; this test covers machines without one")
+    if options.get("out") == "OUT":
+        options = dict(options, out=str(tmp_path / "run"))
+    with pytest.raises(fmala.Error, match="--backend cuda"):
+        fmala.sample(**FUNNEL, quiet=True, backend="cuda", **options)
+
+
 def cuda_reason():
     """Why the CUDA runs cannot be tested here, or None when they can."""
     try:
@@ -263,16 +274,22 @@ def cuda_reason():
     return None
 
 
-def test_device_draws_stay_on_the_gpu():
+def cuda_torch():
+    """PyTorch with CUDA, or a skip saying why the GPU runs cannot be tested here."""
     reason = cuda_reason()
     if reason:
         pytest.skip(f"no CUDA run possible: {reason}")
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("this PyTorch has no CUDA support")
+    return torch
+
+
+def test_device_draws_stay_on_the_gpu():
+    torch = cuda_torch()
     options = dict(FUNNEL, backend="cuda", quiet=True)
-    on_host = fmala.sample(**options)
-    on_device = fmala.sample(**options, device_draws=True)
+    on_host = fmala.sample(**options, device_draws=False)
+    on_device = fmala.sample(**options)  # a CUDA run keeps its draws on the GPU unless told otherwise
     for sampler in on_host.samplers:
         tensor = torch.from_dlpack(on_device.draws[sampler])
         assert tensor.device.type == "cuda"
@@ -285,34 +302,24 @@ def test_device_draws_stay_on_the_gpu():
 
 
 def test_torch_gpu_training_arrays():
-    reason = cuda_reason()
-    if reason:
-        pytest.skip(f"no CUDA run possible: {reason}")
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("this PyTorch has no CUDA support")
+    torch = cuda_torch()
     x_train, y_train, x_test, y_test = classification_arrays()
     options = dict(LOGREG, backend="cuda", quiet=True)
     on_host = fmala.sample(**options, train=(x_train, y_train), test=(x_test, y_test))
     x_gpu = torch.from_numpy(x_train).cuda()
     y_gpu = torch.from_numpy(y_train).cuda()
     on_gpu = fmala.sample(**options, train=(x_gpu, y_gpu), test=(x_test, y_test))
-    assert np.array_equal(on_gpu.draws["mala"], on_host.draws["mala"])
+    assert np.array_equal(on_gpu.host_draws["mala"], on_host.host_draws["mala"])
     assert np.array_equal(on_gpu.test_probabilities["mala"], on_host.test_probabilities["mala"])
     # float32 images and int64 labels are converted on the GPU.
     x32 = x_train.astype(np.float32)
     from_float32 = fmala.sample(**options, train=(torch.from_numpy(x32).cuda(), y_gpu.long()), test=(x_test, y_test))
     expected = fmala.sample(**options, train=(x32.astype(np.float64), y_train), test=(x_test, y_test))
-    assert np.array_equal(from_float32.draws["mala"], expected.draws["mala"])
+    assert np.array_equal(from_float32.host_draws["mala"], expected.host_draws["mala"])
 
 
 def test_torch_gpu_regression_arrays():
-    reason = cuda_reason()
-    if reason:
-        pytest.skip(f"no CUDA run possible: {reason}")
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("this PyTorch has no CUDA support")
+    torch = cuda_torch()
     rng = np.random.default_rng(4)
     x = rng.normal(size=(80, 3))
     y = x @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=80)
@@ -320,7 +327,7 @@ def test_torch_gpu_regression_arrays():
                    backend="cuda", quiet=True)
     on_host = fmala.sample(**options, train=(x, y))
     on_gpu = fmala.sample(**options, train=(torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()))
-    assert np.array_equal(on_gpu.draws["fmala"], on_host.draws["fmala"])
+    assert np.array_equal(on_gpu.host_draws["fmala"], on_host.host_draws["fmala"])
     assert on_gpu.summary()["samplers"][0]["metrics"]["rmse"] == on_host.summary()["samplers"][0]["metrics"]["rmse"]
 
 
