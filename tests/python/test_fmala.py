@@ -255,7 +255,7 @@ def test_device_draws_needs_a_plain_cuda_run(tmp_path, options, message):
 
 
 @pytest.mark.parametrize("options", [dict(stream=True), dict(out="OUT"), dict(device_draws=False)])
-def test_cuda_runs_that_keep_draws_on_the_host_are_not_refused(tmp_path, options):
+def test_cuda_host_draw_runs_not_refused(tmp_path, options):
     # Without a device the run stops at the back end, not at device_draws.
     if cuda_reason() is None:
         pytest.skip("a CUDA device is present; this test covers machines without one")
@@ -289,7 +289,7 @@ def test_device_draws_stay_on_the_gpu():
     torch = cuda_torch()
     options = dict(FUNNEL, backend="cuda", quiet=True)
     on_host = fmala.sample(**options, device_draws=False)
-    on_device = fmala.sample(**options)  # a CUDA run keeps its draws on the GPU unless told otherwise
+    on_device = fmala.sample(**options)  # by default a CUDA run keeps its draws on the GPU
     for sampler in on_host.samplers:
         tensor = torch.from_dlpack(on_device.draws[sampler])
         assert tensor.device.type == "cuda"
