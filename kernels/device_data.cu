@@ -280,9 +280,33 @@ void require_current_device(const io::DeviceArrayView& a) {
 
 }  // namespace
 
+int64_t first_nonfinite(const io::DeviceArrayView& a, size_t count, double* value) {
+  std::string reason;
+  if (!device_available(&reason)) {
+    throw make_error(a.name, "is on a GPU, but " + reason, "Copy the arrays to the host first");
+  }
+  require_current_device(a);
+  FMALA_CUDA_CHECK(cudaDeviceSynchronize());
+  const unsigned long long none = ULLONG_MAX;
+  DeviceArray<unsigned long long> first(1, nullptr);
+  FMALA_CUDA_CHECK(cudaMemcpy(first.data(), &none, first.bytes(), cudaMemcpyHostToDevice));
+  convert_features<<<blocks_for(count), kThreads>>>(a.data, a.kind, a.bits, count, 0, nullptr, first.data());
+  check_launch("convert_features");
+  const unsigned long long found = to_host(first)[0];
+  if (found == ULLONG_MAX) {
+    return -1;
+  }
+  *value = value_at(a, found);
+  return static_cast<int64_t>(found);
+}
+
 PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, const io::DeviceArrayView& y,
                                                  size_t features, const std::vector<size_t>& train_rows,
                                                  const std::vector<size_t>& test_rows) {
+  if (train_rows.empty() || features == 0) {
+    throw make_error(x.name, "a split needs training rows and at least one feature",
+                     "Give at least one training row and one feature");
+  }
   std::string reason;
   if (!device_available(&reason)) {
     throw make_error(x.name, "is on a GPU, but " + reason, "Copy the arrays to the host first");

@@ -60,6 +60,11 @@ PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const
                    "Copy the arrays to the host, or rebuild with nvcc on PATH");
 }
 
+int64_t first_nonfinite(const io::DeviceArrayView& a, size_t, double*) {
+  throw make_error(a.name, "is on a GPU, but this build of fmala has no CUDA back end",
+                   "Copy the arrays to the host, or rebuild with nvcc on PATH");
+}
+
 PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, const io::DeviceArrayView&, size_t,
                                                  const std::vector<size_t>&, const std::vector<size_t>&) {
   throw make_error(x.name, "is on a GPU, but this build of fmala has no CUDA back end",

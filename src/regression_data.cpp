@@ -597,8 +597,7 @@ RegressionData regression_data_from_device_arrays(const DeviceArrayView& x, cons
     throw make_error(source, "train_fraction " + std::to_string(train_fraction) + " is outside (0, 1)",
                      "Use a fraction such as 0.9 for a 90/10 split");
   }
-  if (x.shape.empty() || x.shape.size() > 2 || y.shape.size() != 1 || x.shape[0] != y.shape[0] ||
-      (x.shape.size() == 2 && x.shape[1] == 0)) {
+  if (x.shape.empty() || x.shape.size() > 2 || y.shape.size() != 1 || x.shape[0] != y.shape[0]) {
     const auto repr = [](const std::vector<size_t>& shape) {
       std::string text = "(";
       for (size_t i = 0; i < shape.size(); ++i) {
@@ -614,7 +613,25 @@ RegressionData regression_data_from_device_arrays(const DeviceArrayView& x, cons
   RegressionData data;
   data.source = source;
   const size_t p = x.shape.size() == 2 ? x.shape[1] : 1;
-  draw_split(y.shape[0], seed, train_fraction, data);
+  const size_t rows = y.shape[0];
+  // The checks in the order of the host's route: the values (in Python
+  // there), the columns, the rows.
+  double bad = 0;
+  const int64_t bad_x = cuda::first_nonfinite(x, rows * p, &bad);
+  if (bad_x >= 0) {
+    const auto i = static_cast<size_t>(bad_x);
+    throw Error(x.name + "[" + std::to_string(i / p) + ", " + std::to_string(i % p) + "] is " + format_double(bad) +
+                "; the features must be finite");
+  }
+  const int64_t bad_y = cuda::first_nonfinite(y, rows, &bad);
+  if (bad_y >= 0) {
+    throw Error(y.name + "[" + std::to_string(bad_y) + "] is " + format_double(bad) + "; the targets must be finite");
+  }
+  if (p == 0) {
+    throw make_error(source, "the table has 1 column, but regression data needs at least one feature and the target",
+                     "Put the features first and the target in the last column");
+  }
+  draw_split(rows, seed, train_fraction, data);
   data.feature_columns.resize(p);
   std::iota(data.feature_columns.begin(), data.feature_columns.end(), size_t{0});
   data.target_column = p;

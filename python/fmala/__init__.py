@@ -37,6 +37,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ._core import Error
+from ._core import device_array_problem as _device_array_problem
 from ._core import options_help as _options_help
 from ._core import run as _run
 
@@ -209,47 +210,52 @@ _PRESET_MODELS = {"paper-regression": "mlp", "paper-logreg": "logreg", "paper-mn
                   "paper-cifar-cnn": "cnn"}
 
 
+_MLP_NO_TEST = ("model='mlp' splits the training arrays into training and test rows itself "
+                "(90/10, seeded by split_seed); pass all rows as train=(x, y) and no test=")
+
+
+def _check_mlp_shapes(x_shape: Tuple[int, ...], y_shape: Tuple[int, ...]) -> None:
+    if len(x_shape) not in (1, 2) or len(y_shape) != 1 or x_shape[0] != y_shape[0]:
+        shown = x_shape if len(x_shape) != 1 else (x_shape[0], 1)
+        raise Error(f"train=(x, y) for model='mlp' needs x of shape (N, P) and y of shape (N,); got "
+                    f"{shown} and {y_shape}")
+
+
+def _readable_on_gpu(train: Any) -> bool:
+    """Tells whether train=(x, y) are both on a GPU in a form the library reads there.
+
+    Other arrays on a GPU (on the host's side of the pair, or of a value type
+    or layout the library does not read in place) are copied to the host.
+    """
+    if not isinstance(train, (tuple, list)) or len(train) != 2:
+        return False
+    return all(_on_gpu(a) and _device_array_problem(a) == "" for a in train)
+
+
 def _data_arrays(model: Optional[str], train: Any, test: Any, backend: Optional[str] = None) -> Dict[str, Any]:
     if train is None:
         if test is not None:
             raise Error("test= needs train= as well")
         return {}
-    if backend == "cuda" and model in ("logreg", "cnn") and isinstance(train, (tuple, list)) and \
-            len(train) == 2 and _on_gpu(train[0]):
+    if backend == "cuda" and model in ("logreg", "cnn", "mlp") and _readable_on_gpu(train):
         # The training arrays stay on their GPU: the library checks, scales
-        # and evaluates them there. The test split is scored on the host.
-        if not _on_gpu(train[1]):
-            raise Error("x_train is on a GPU but y_train is not; put both on the same GPU (y.cuda() in "
-                        "PyTorch), or both on the host")
+        # and evaluates them there. The test rows are scored on the host.
+        if model == "mlp":
+            if test is not None:
+                raise Error(_MLP_NO_TEST)
+            _check_mlp_shapes(tuple(train[0].shape), tuple(train[1].shape))
+            return {"x_train_device": train[0], "y_train_device": train[1]}
         arrays: Dict[str, Any] = {"x_train_device": train[0], "y_train_device": train[1]}
         if test is not None:
             arrays["x_test"], arrays["y_test"] = _pair(test, "test")
         return arrays
-    if backend == "cuda" and model == "mlp" and isinstance(train, (tuple, list)) and len(train) == 2 and \
-            _on_gpu(train[0]):
-        if test is not None:
-            raise Error(
-                "model='mlp' splits the training arrays into training and test rows itself "
-                "(90/10, seeded by split_seed); pass all rows as train=(x, y) and no test="
-            )
-        if not _on_gpu(train[1]):
-            raise Error("x_train is on a GPU but y_train is not; put both on the same GPU (y.cuda() in "
-                        "PyTorch), or both on the host")
-        # The split, checks and standardisation run on the GPU; the test
-        # rows come to the host, where they are scored.
-        return {"x_train_device": train[0], "y_train_device": train[1]}
     x, y = _pair(train, "train")
     if model == "mlp":
         if test is not None:
-            raise Error(
-                "model='mlp' splits the training arrays into training and test rows itself "
-                "(90/10, seeded by split_seed); pass all rows as train=(x, y) and no test="
-            )
+            raise Error(_MLP_NO_TEST)
+        _check_mlp_shapes(x.shape, y.shape)
         if x.ndim == 1:
             x = x[:, None]
-        if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
-            raise Error(f"train=(x, y) for model='mlp' needs x of shape (N, P) and y of shape (N,); got "
-                        f"{x.shape} and {y.shape}")
         bad = ~np.isfinite(x)
         if bad.any():
             row, col = np.argwhere(bad)[0]

@@ -94,6 +94,22 @@ nb::object device_array(const fmala::cuda::DeviceValues& values, std::vector<siz
                                                         values.device));
 }
 
+// Returns why `value` cannot be read in place on its GPU (a DLPack export
+// that fails, a value type or layout the library does not read), or "" when
+// it can.
+std::string device_array_problem(nb::handle value) {
+  CudaArray array;
+  if (!nb::try_cast(value, array)) {
+    return "it does not export itself through DLPack as a CUDA array";
+  }
+  try {
+    (void)device_view(array, "array");
+  } catch (const fmala::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Parses the arguments of `fmala sample` into options, as the program does.
 fmala::cli::SampleOptions parse_options(CLI::App& app, const std::vector<std::string>& arguments) {
   fmala::cli::SampleOptions options;
@@ -244,6 +260,8 @@ std::vector<std::pair<std::string, std::string>> options_help() {
 NB_MODULE(_core, m) {
   m.doc() = "fmala's C++ core: runs the sample and resume commands in this process.";
   nb::exception<fmala::Error>(m, "Error", PyExc_ValueError);
+  m.def("device_array_problem", &device_array_problem, nb::arg("value"),
+        "Why an array on a GPU cannot be read there in place, or an empty string when it can.");
   m.def("options_help", &options_help, "The options of `fmala sample`: (name, description) pairs.");
   m.def("run", &run, nb::arg("arguments"), nb::arg("command_line"), nb::arg("resume").none() = nb::none(),
         nb::arg("x_train").none() = nb::none(), nb::arg("y_train").none() = nb::none(),

@@ -389,7 +389,7 @@ std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
     }
     data = std::make_shared<io::ClassificationData>(io::classification_data_from_device_arrays(
         train.x, train.y, o.arrays->test ? &*o.arrays->test : nullptr, static_cast<size_t>(o.subset), normalise,
-        "arrays on GPU " + std::to_string(train.x.device)));
+        "arrays"));
   } else if (o.arrays) {
     if (!o.arrays->train) {
       throw make_error("data", "--model " + o.model + " needs training images and labels",
@@ -617,7 +617,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                          "Pass backend='cuda', or copy the arrays to the host");
       }
       data = std::make_shared<io::RegressionData>(io::regression_data_from_device_arrays(
-          train.x, train.y, std::stoull(o.split_seed), "the arrays x, y on GPU " + std::to_string(train.x.device)));
+          train.x, train.y, std::stoull(o.split_seed), "the arrays x, y"));
     } else if (o.arrays && o.arrays->table) {
       if (o.split_index) {
         throw make_error("--split-index", "applies to data directories with split files, not to arrays",

@@ -217,14 +217,21 @@ def test_device_array_without_host_copy_rejected():
         fmala.sample(**LOGREG, train=(OnDevice(), np.zeros(3)))
 
 
-def test_gpu_training_arrays_need_both_on_the_gpu():
-    with pytest.raises(fmala.Error, match="x_train is on a GPU but y_train is not"):
-        fmala.sample(**LOGREG, backend="cuda", train=(OnDevice(), np.zeros(3)))
+@pytest.mark.parametrize("y", [np.zeros(3), OnDevice()])
+def test_gpu_arrays_host_fallback(y):
+    # A pair that the library cannot read on the GPU (here x does not export
+    # itself as a CUDA array) takes the host's route, which copies it there.
+    assert fmala._core.device_array_problem(OnDevice()) != ""
+    with pytest.raises(fmala.Error, match="x_train is on a device .* Copy it to the CPU"):
+        fmala.sample(**LOGREG, backend="cuda", train=(OnDevice(), y))
 
 
-def test_gpu_training_arrays_export_failure():
-    with pytest.raises(fmala.Error, match="x_train and y_train say they are on a GPU"):
-        fmala.sample(**LOGREG, backend="cuda", train=(OnDevice(), OnDevice()))
+def test_mlp_shape_message_names_both_shapes():
+    # The host's and the GPU's routes share this check.
+    with pytest.raises(fmala.Error, match=r"needs x of shape \(N, P\) and y of shape \(N,\); got \(5, 2, 2\)"):
+        fmala._check_mlp_shapes((5, 2, 2), (5,))
+    with pytest.raises(fmala.Error, match=r"got \(5, 1\) and \(4,\)"):
+        fmala._check_mlp_shapes((5,), (4,))
 
 
 def test_draws_export_through_dlpack():

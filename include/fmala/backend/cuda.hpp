@@ -108,6 +108,10 @@ struct PreparedTrainingSplit {
   std::vector<double> mean, sd;
 };
 
+// The flat index of the first value of `a` (`count` values) that is not
+// finite, or -1; its value in *value.
+int64_t first_nonfinite(const io::DeviceArrayView& a, size_t count, double* value);
+
 // The device's part of io::regression_data_from_device_arrays.
 struct PreparedRegressionSplit {
   std::shared_ptr<const double> x;  // (training rows, features), standardised
