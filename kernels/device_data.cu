@@ -283,7 +283,7 @@ void require_current_device(const io::DeviceArrayView& a) {
 int64_t first_nonfinite(const io::DeviceArrayView& a, size_t count, double* value) {
   std::string reason;
   if (!device_available(&reason)) {
-    throw make_error(a.name, "is on a GPU, but " + reason, "Copy the arrays to the host first");
+    throw make_error(a.name + " on the GPU", reason, "Copy the arrays to the host and use --backend cpu");
   }
   require_current_device(a);
   FMALA_CUDA_CHECK(cudaDeviceSynchronize());
@@ -309,7 +309,7 @@ PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, c
   }
   std::string reason;
   if (!device_available(&reason)) {
-    throw make_error(x.name, "is on a GPU, but " + reason, "Copy the arrays to the host first");
+    throw make_error(x.name + " on the GPU", reason, "Copy the arrays to the host and use --backend cpu");
   }
   require_current_device(x);
   require_current_device(y);
@@ -392,7 +392,7 @@ PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const
                                              int max_counted_classes) {
   std::string reason;
   if (!device_available(&reason)) {
-    throw make_error(x.name, "is on a GPU, but " + reason, "Copy the arrays to the host first");
+    throw make_error(x.name + " on the GPU", reason, "Copy the arrays to the host and use --backend cpu");
   }
   require_current_device(x);
   require_current_device(y);

@@ -56,18 +56,18 @@ void copy_to_host(const Real*, size_t, Real*) {
 
 PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const io::DeviceArrayView&, size_t,
                                              size_t, bool, double, int) {
-  throw make_error(x.name, "is on a GPU, but this build of fmala has no CUDA back end",
+  throw make_error(x.name + " on the GPU", "this build of fmala has no CUDA back end",
                    "Copy the arrays to the host, or rebuild with nvcc on PATH");
 }
 
 int64_t first_nonfinite(const io::DeviceArrayView& a, size_t, double*) {
-  throw make_error(a.name, "is on a GPU, but this build of fmala has no CUDA back end",
+  throw make_error(a.name + " on the GPU", "this build of fmala has no CUDA back end",
                    "Copy the arrays to the host, or rebuild with nvcc on PATH");
 }
 
 PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, const io::DeviceArrayView&, size_t,
                                                  const std::vector<size_t>&, const std::vector<size_t>&) {
-  throw make_error(x.name, "is on a GPU, but this build of fmala has no CUDA back end",
+  throw make_error(x.name + " on the GPU", "this build of fmala has no CUDA back end",
                    "Copy the arrays to the host, or rebuild with nvcc on PATH");
 }
 

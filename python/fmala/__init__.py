@@ -42,6 +42,7 @@ from ._core import options_help as _options_help
 from ._core import run as _run
 
 __all__ = ["Error", "Result", "sample", "resume"]
+Error.__module__ = "fmala"  # raised as fmala.Error, where users catch it
 __version__ = "0.1.0"
 
 
@@ -70,6 +71,32 @@ def _arguments(options: Dict[str, Any]) -> List[str]:
     return arguments
 
 
+class _HostCopy:
+    """Asks a DLPack producer on a device for a copy on the host.
+
+    NumPy before 2.1 has no device= argument in from_dlpack; this passes the
+    request (DLPack 1.0's dl_device and copy) to the producer itself.
+    """
+
+    def __init__(self, value: Any):
+        self._value = value
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+    def __dlpack__(self, stream=None, **kwargs):
+        return self._value.__dlpack__(dl_device=(1, 0), copy=True)
+
+
+def _copy_to_host(value: Any) -> np.ndarray:
+    try:
+        return np.from_dlpack(value, device="cpu", copy=True)
+    except TypeError as e:
+        if "keyword" not in str(e):
+            raise
+        return np.from_dlpack(_HostCopy(value))
+
+
 def _host_array(value: Any, name: str) -> np.ndarray:
     """Returns an array-like on the CPU as a C-contiguous float64 NumPy array (a view when possible)."""
     device = getattr(value, "__dlpack_device__", None)
@@ -77,9 +104,13 @@ def _host_array(value: Any, name: str) -> np.ndarray:
         # Arrays on a GPU that the run reads on the host (test splits, the
         # MLP's table, the CPU back end) are copied there once, through
         # DLPack's cross-device copy.
+        if not hasattr(value, "__dlpack__"):
+            raise Error(f"{name} reports a device (DLPack device type {device()[0]}) through "
+                        "__dlpack_device__ but has no __dlpack__ to export itself. Copy it to the CPU "
+                        "first, e.g. x.cpu() in PyTorch or cupy.asnumpy(x)")
         try:
-            array = np.from_dlpack(value, device="cpu", copy=True)
-        except (TypeError, ValueError, RuntimeError, BufferError, NotImplementedError) as e:
+            array = _copy_to_host(value)
+        except (TypeError, ValueError, RuntimeError, BufferError, NotImplementedError, AttributeError) as e:
             raise Error(
                 f"{name} is on a device (DLPack device type {device()[0]}) that does not copy itself "
                 f"to the host ({e}); fmala reads this array on the host. Copy it to the CPU "
@@ -128,7 +159,9 @@ class Result:
     With ``device_draws=True``, ``draws`` maps each sampler to an array of
     the same shape on the GPU that made it, exported through DLPack, and
     ``host_draws`` to the NumPy copy that the summary was computed from;
-    otherwise ``host_draws`` is ``draws``.
+    otherwise ``host_draws`` maps each sampler to the same array as ``draws``. With
+    ``stream=True`` the draws' last axis holds the monitored coordinates
+    only (``parameter_names`` names them).
     ``parameter_names`` maps each sampler to the names of the draws' columns.
     For classifiers with a test split, ``test_probabilities`` maps each
     sampler to the posterior-mean class probabilities (test rows, classes)

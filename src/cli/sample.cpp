@@ -384,7 +384,7 @@ std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
   if (o.arrays && o.arrays->device_train) {
     const DataArrays::DeviceSplit& train = *o.arrays->device_train;
     if (o.backend != "cuda") {
-      throw make_error(train.x.name, "is on a GPU, but the run uses --backend cpu",
+      throw make_error(train.x.name + " on the GPU", "the run uses --backend cpu",
                        "Pass backend='cuda', or copy the arrays to the host");
     }
     data = std::make_shared<io::ClassificationData>(io::classification_data_from_device_arrays(
@@ -613,7 +613,7 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                          "Drop --split-index, or give the data as a directory");
       }
       if (o.backend != "cuda") {
-        throw make_error(train.x.name, "is on a GPU, but the run uses --backend cpu",
+        throw make_error(train.x.name + " on the GPU", "the run uses --backend cpu",
                          "Pass backend='cuda', or copy the arrays to the host");
       }
       data = std::make_shared<io::RegressionData>(io::regression_data_from_device_arrays(

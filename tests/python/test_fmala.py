@@ -234,6 +234,55 @@ def test_mlp_shape_message_names_both_shapes():
         fmala._check_mlp_shapes((5,), (4,))
 
 
+class ClaimsGpu:
+    """Reports a CUDA device but has no __dlpack__."""
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+
+def test_gpu_claim_without_dlpack_export_is_named():
+    with pytest.raises(fmala.Error, match="x_train reports a device .* has no __dlpack__"):
+        fmala.sample(**LOGREG, train=(ClaimsGpu(), np.zeros(3)))
+
+
+class HostCopyOnRequest(OnDevice):
+    """Reports a CUDA device and exports a host copy when asked for one (DLPack 1.0)."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        if dl_device != (1, 0) or copy is not True:
+            raise BufferError("only a copy to the host")
+        return self.array.__dlpack__()
+
+
+def test_gpu_arrays_host_copy():
+    x_train, y_train, x_test, y_test = classification_arrays()
+    expected = fmala.sample(**LOGREG, train=(x_train, y_train), quiet=True)
+    result = fmala.sample(**LOGREG, train=(HostCopyOnRequest(x_train), HostCopyOnRequest(y_train)), quiet=True)
+    assert np.array_equal(result.draws["mala"], expected.draws["mala"])
+
+
+def test_host_copy_with_numpy_before_2_1(monkeypatch):
+    # NumPy before 2.1 takes no device= or copy= in from_dlpack.
+    original = np.from_dlpack
+
+    def from_dlpack(x, **kwargs):
+        if kwargs:
+            raise TypeError("from_dlpack() takes no keyword arguments")
+        return original(x)
+
+    monkeypatch.setattr(np, "from_dlpack", from_dlpack)
+    x = np.arange(6.0).reshape(2, 3)
+    assert np.array_equal(fmala._copy_to_host(HostCopyOnRequest(x)), x)
+
+
+def test_error_is_fmala_error():
+    assert fmala.Error.__module__ == "fmala"
+
+
 def test_draws_export_through_dlpack():
     result = fmala.sample(**FUNNEL, quiet=True)
     draws = result.draws["mala"]
