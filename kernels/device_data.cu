@@ -1,18 +1,20 @@
 // Training arrays that sit on a CUDA device, checked, converted and scaled
-// there: the device's part of io::classification_data_from_device_arrays.
-// The host formats every message from what these passes report.
+// there: the device's part of io::classification_data_from_device_arrays and
+// io::regression_data_from_device_arrays. The host formats every message
+// from what these passes report.
 
 #include <cuda_runtime_api.h>
 
-#include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "cuda_check.cuh"
+#include "device_ops.cuh"
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
 
@@ -21,129 +23,151 @@ namespace fmala::cuda {
 namespace {
 
 using cuda_detail::DeviceArray;
+using cuda_detail::launch_on;
 
-constexpr int kThreads = 256;
+// The value of an unset index: atomicMin over the indices found keeps the first.
+constexpr unsigned long long kNoIndex = ULLONG_MAX;
 
-// Blocks for a grid-stride loop over n items.
-unsigned int blocks_for(size_t n) {
-  const size_t blocks = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned int>(std::min<size_t>(std::max<size_t>(blocks, 1), 65535));
+template <class T>
+__device__ double load(const void* p, size_t i) {
+  return static_cast<double>(static_cast<const T*>(p)[i]);
 }
 
-// Value i of an array of the given DLPack kind and width, as a double.
+// Returns value i of an array of the given DLPack kind and width as a double.
 __device__ double read_value(const void* p, char kind, int bits, size_t i) {
   if (kind == 'f') {
-    return bits == 64 ? static_cast<const double*>(p)[i] : static_cast<double>(static_cast<const float*>(p)[i]);
+    return bits == 64 ? load<double>(p, i) : load<float>(p, i);
   }
-  if (kind == 'i') {
-    switch (bits) {
-      case 8:
-        return static_cast<double>(static_cast<const int8_t*>(p)[i]);
-      case 16:
-        return static_cast<double>(static_cast<const int16_t*>(p)[i]);
-      case 32:
-        return static_cast<double>(static_cast<const int32_t*>(p)[i]);
-      default:
-        return static_cast<double>(static_cast<const int64_t*>(p)[i]);
-    }
-  }
+  const bool is_signed = kind == 'i';
   switch (bits) {
     case 8:
-      return static_cast<double>(static_cast<const uint8_t*>(p)[i]);
+      return is_signed ? load<int8_t>(p, i) : load<uint8_t>(p, i);
     case 16:
-      return static_cast<double>(static_cast<const uint16_t*>(p)[i]);
+      return is_signed ? load<int16_t>(p, i) : load<uint16_t>(p, i);
     case 32:
-      return static_cast<double>(static_cast<const uint32_t*>(p)[i]);
+      return is_signed ? load<int32_t>(p, i) : load<uint32_t>(p, i);
     default:
-      return static_cast<double>(static_cast<const uint64_t*>(p)[i]);
+      return is_signed ? load<int64_t>(p, i) : load<uint64_t>(p, i);
   }
 }
 
-// Every value of x: the first that is not finite, and the first `kept`
-// values written as float64 to out (null: x is read in place).
-__global__ void convert_features(const void* x, char kind, int bits, size_t count, size_t kept, double* out,
-                                 unsigned long long* first_nonfinite) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+// Mean, population sd, smallest and largest of `count` values.
+struct Moments {
+  double mean, sd, low, high;
+};
+
+// Computes the moments of value(0) … value(count − 1) in the order and
+// roundings of the host's standardisation. Explicit _rn operations rule out
+// fused multiply-adds. The comparisons are those of std::min and std::max,
+// which keep the first of two equal values (+0 and -0 among them), where
+// fmin and fmax need not. A constant sequence gets its value as the mean and
+// sd 1.
+template <class Value>
+__device__ Moments moments(const Value& value, size_t count) {
+  double sum = 0;
+  double low = value(0);
+  double high = low;
+  for (size_t i = 0; i < count; ++i) {
+    const double v = value(i);
+    sum = __dadd_rn(sum, v);
+    low = v < low ? v : low;
+    high = high < v ? v : high;
+  }
+  if (low == high) {
+    return {low, 1, low, high};
+  }
+  const double n = static_cast<double>(count);
+  const double mean = __ddiv_rn(sum, n);
+  double squares = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const double deviation = __dsub_rn(value(i), mean);
+    squares = __dadd_rn(squares, __dmul_rn(deviation, deviation));
+  }
+  return {mean, __dsqrt_rn(__ddiv_rn(squares, n)), low, high};
+}
+
+// Records in *first_nonfinite the index of every value of x that is not
+// finite, and writes the first `kept_values` values as float64 to out (null: x is
+// read in place).
+struct ConvertFeatures {
+  const void* x;
+  char kind;
+  int bits;
+  size_t kept_values;
+  double* out;
+  unsigned long long* first_nonfinite;
+
+  __device__ void operator()(size_t i) const {
     const double v = read_value(x, kind, bits, i);
     if (!isfinite(v)) {
       atomicMin(first_nonfinite, static_cast<unsigned long long>(i));
     }
-    if (out != nullptr && i < kept) {
+    if (out != nullptr && i < kept_values) {
       out[i] = v;
     }
   }
-}
+};
 
-// Every label: the first that is not a whole number in [0, max_label], the
-// largest, and the first `kept` as int.
-__global__ void convert_labels(const void* y, char kind, int bits, size_t rows, size_t kept, double max_label,
-                               int* labels, unsigned long long* first_bad, int* largest) {
-  for (size_t n = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; n < rows;
-       n += static_cast<size_t>(gridDim.x) * blockDim.x) {
+// Records the index of every label that is not a whole number in [0,
+// max_label] and the largest label, and writes the first `kept_rows` as int.
+struct ConvertLabels {
+  const void* y;
+  char kind;
+  int bits;
+  size_t kept_rows;
+  double max_label;
+  int* labels;
+  unsigned long long* first_invalid;
+  int* largest;
+
+  __device__ void operator()(size_t n) const {
     const double v = read_value(y, kind, bits, n);
     if (!(v >= 0) || v != floor(v) || v > max_label) {
-      atomicMin(first_bad, static_cast<unsigned long long>(n));
-      continue;
+      atomicMin(first_invalid, static_cast<unsigned long long>(n));
+      return;
     }
     const int label = static_cast<int>(v);
     atomicMax(largest, label);
-    if (n < kept) {
+    if (n < kept_rows) {
       labels[n] = label;
     }
   }
-}
+};
 
-__global__ void count_classes(const int* labels, size_t kept, unsigned long long* counts) {
-  for (size_t n = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; n < kept;
-       n += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    atomicAdd(counts + labels[n], 1ULL);
+struct CountClasses {
+  const int* labels;
+  unsigned long long* counts;
+
+  __device__ void operator()(size_t n) const { atomicAdd(counts + labels[n], 1ULL); }
+};
+
+// Column j of x (rows, features) over its first `rows` rows.
+struct FeatureMoments {
+  const double* x;
+  size_t rows;
+  size_t features;
+  double* mean;
+  double* sd;
+
+  __device__ void operator()(size_t j) const {
+    const auto value = [this, j](size_t row) { return x[row * features + j]; };
+    const Moments m = moments(value, rows);
+    mean[j] = m.mean;
+    sd[j] = m.sd;
   }
-}
+};
 
-// Per feature j, over the first `rows` rows of x (rows, features): the
-// mean and the population sd, in the order and roundings of the host's
-// standardise() (explicit _rn operations: no fused multiply-adds). A
-// constant feature gets its value as the mean and sd 1.
-__global__ void feature_moments(const double* x, size_t rows, size_t features, double* mean_out,
-                                double* sd_out) {
-  for (size_t j = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; j < features;
-       j += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    double sum = 0;
-    double low = x[j];
-    double high = low;
-    for (size_t row = 0; row < rows; ++row) {
-      const double value = x[row * features + j];
-      sum = __dadd_rn(sum, value);
-      // std::min and std::max, which keep the first of two equal values
-      // (+0 and -0 among them); fmin and fmax need not.
-      low = value < low ? value : low;
-      high = high < value ? value : high;
-    }
-    const double n = static_cast<double>(rows);
-    const double mean = __ddiv_rn(sum, n);
-    double squares = 0;
-    for (size_t row = 0; row < rows; ++row) {
-      const double deviation = __dsub_rn(x[row * features + j], mean);
-      squares = __dadd_rn(squares, __dmul_rn(deviation, deviation));
-    }
-    if (low == high) {
-      mean_out[j] = low;
-      sd_out[j] = 1;
-    } else {
-      mean_out[j] = mean;
-      sd_out[j] = __dsqrt_rn(__ddiv_rn(squares, n));
-    }
-  }
-}
+struct ScaleFeatures {
+  double* x;
+  size_t features;
+  const double* mean;
+  const double* sd;
 
-__global__ void scale_features(double* x, size_t count, size_t features, const double* mean, const double* sd) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+  __device__ void operator()(size_t i) const {
     const size_t j = i % features;
     x[i] = __ddiv_rn(__dsub_rn(x[i], mean[j]), sd[j]);
   }
-}
+};
 
 // Regression data: column j < features of x (rows, features), or y for
 // j == features.
@@ -161,51 +185,42 @@ struct Columns {
   }
 };
 
-// Per column over `rows` (table rows, in their order), as the host's
-// column_statistics: the sum in that order, min and max; a constant column
-// gets mean = its value and sd 1, any other sum / n and the population sd.
-__global__ void column_moments(Columns columns, const size_t* rows, size_t count, double* mean_out,
-                               double* sd_out, double* low_out, double* high_out) {
-  for (size_t j = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; j <= columns.features;
-       j += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    double sum = 0;
-    double low = columns.at(rows[0], j);
-    double high = low;
-    for (size_t i = 0; i < count; ++i) {
-      const double value = columns.at(rows[i], j);
-      sum = __dadd_rn(sum, value);
-      low = value < low ? value : low;
-      high = high < value ? value : high;
-    }
-    low_out[j] = low;
-    high_out[j] = high;
-    if (low == high) {
-      mean_out[j] = low;
-      sd_out[j] = 1;
-      continue;
-    }
-    const double n = static_cast<double>(count);
-    const double mean = __ddiv_rn(sum, n);
-    double squares = 0;
-    for (size_t i = 0; i < count; ++i) {
-      const double deviation = __dsub_rn(columns.at(rows[i], j), mean);
-      squares = __dadd_rn(squares, __dmul_rn(deviation, deviation));
-    }
-    mean_out[j] = mean;
-    sd_out[j] = __dsqrt_rn(__ddiv_rn(squares, n));
-  }
-}
+// Column j over the table rows `rows` (count of them, in their order), as
+// the host's column_statistics computes it.
+struct ColumnMoments {
+  Columns columns;
+  const size_t* rows;
+  size_t count;
+  double* mean;
+  double* sd;
+  double* low;
+  double* high;
 
-// Writes the standardised features and target of `rows` into x_out (count,
-// features) and y_out (count). The first value that is not finite goes to
+  __device__ void operator()(size_t j) const {
+    const auto value = [this, j](size_t i) { return columns.at(rows[i], j); };
+    const Moments m = moments(value, count);
+    mean[j] = m.mean;
+    sd[j] = m.sd;
+    low[j] = m.low;
+    high[j] = m.high;
+  }
+};
+
+// Writes the standardised features and target of `rows` into x_out (rows,
+// features) and y_out. Records each value that is not finite in
 // *first_overflow as (position + offset) × (features + 1) + column.
-__global__ void standardise_rows(Columns columns, const size_t* rows, size_t count, const double* mean,
-                                 const double* sd, double* x_out, double* y_out, size_t offset,
-                                 unsigned long long* first_overflow) {
-  const size_t width = columns.features + 1;
-  const size_t total = count * width;
-  for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < total;
-       k += static_cast<size_t>(gridDim.x) * blockDim.x) {
+struct StandardiseRows {
+  Columns columns;
+  const size_t* rows;
+  const double* mean;
+  const double* sd;
+  double* x_out;
+  double* y_out;
+  size_t offset;
+  unsigned long long* first_overflow;
+
+  __device__ void operator()(size_t k) const {
+    const size_t width = columns.features + 1;
     const size_t i = k / width;
     const size_t j = k % width;
     const double result = __ddiv_rn(__dsub_rn(columns.at(rows[i], j), mean[j]), sd[j]);
@@ -218,18 +233,17 @@ __global__ void standardise_rows(Columns columns, const size_t* rows, size_t cou
       y_out[i] = result;
     }
   }
-}
+};
 
-__global__ void read_one(const void* p, char kind, int bits, size_t i, double* out) {
-  *out = read_value(p, kind, bits, i);
-}
+struct ReadOne {
+  const void* p;
+  char kind;
+  int bits;
+  size_t index;
+  double* out;
 
-void check_launch(const char* what) {
-  const cudaError_t status = cudaGetLastError();
-  if (status != cudaSuccess) {
-    throw cuda_detail::cuda_error(status, what, __FILE__, __LINE__);
-  }
-}
+  __device__ void operator()(size_t) const { *out = read_value(p, kind, bits, index); }
+};
 
 template <class T>
 std::vector<T> to_host(const DeviceArray<T>& a) {
@@ -240,14 +254,27 @@ std::vector<T> to_host(const DeviceArray<T>& a) {
   return out;
 }
 
+template <class T>
+DeviceArray<T> to_device(const std::vector<T>& values) {
+  DeviceArray<T> out(values.size(), nullptr);
+  if (!values.empty()) {
+    FMALA_CUDA_CHECK(cudaMemcpy(out.data(), values.data(), out.bytes(), cudaMemcpyHostToDevice));
+  }
+  return out;
+}
+
+// Returns n indices that are not set yet (kNoIndex).
+DeviceArray<unsigned long long> unset_indices(size_t n) {
+  return to_device(std::vector<unsigned long long>(n, kNoIndex));
+}
+
 double value_at(const io::DeviceArrayView& a, size_t i) {
   DeviceArray<double> one(1, nullptr);
-  read_one<<<1, 1>>>(a.data, a.kind, a.bits, i, one.data());
-  check_launch("read_one");
+  launch_on(nullptr, 1, ReadOne{a.data, a.kind, a.bits, i, one.data()}, "reading one value");
   return to_host(one)[0];
 }
 
-// A shared pointer that frees the array with its last copy.
+// Returns a shared pointer that frees the array with its last copy.
 template <class T>
 std::shared_ptr<const T> share(DeviceArray<T>&& a) {
   auto holder = std::make_shared<DeviceArray<T>>(std::move(a));
@@ -278,22 +305,29 @@ void require_current_device(const io::DeviceArrayView& a) {
   }
 }
 
+// Checks that the arrays are memory of the current, usable device, and waits
+// for work still queued there: the arrays may come from another stream of
+// the caller's (a framework's own stream).
+void start_reading(std::initializer_list<const io::DeviceArrayView*> arrays) {
+  std::string reason;
+  if (!device_available(&reason)) {
+    throw make_error((*arrays.begin())->name + " on the GPU", reason,
+                     "Copy the arrays to the host and use --backend cpu");
+  }
+  for (const io::DeviceArrayView* a : arrays) {
+    require_current_device(*a);
+  }
+  FMALA_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 }  // namespace
 
 int64_t first_nonfinite(const io::DeviceArrayView& a, size_t count, double* value) {
-  std::string reason;
-  if (!device_available(&reason)) {
-    throw make_error(a.name + " on the GPU", reason, "Copy the arrays to the host and use --backend cpu");
-  }
-  require_current_device(a);
-  FMALA_CUDA_CHECK(cudaDeviceSynchronize());
-  const unsigned long long none = ULLONG_MAX;
-  DeviceArray<unsigned long long> first(1, nullptr);
-  FMALA_CUDA_CHECK(cudaMemcpy(first.data(), &none, first.bytes(), cudaMemcpyHostToDevice));
-  convert_features<<<blocks_for(count), kThreads>>>(a.data, a.kind, a.bits, count, 0, nullptr, first.data());
-  check_launch("convert_features");
+  start_reading({&a});
+  DeviceArray<unsigned long long> first = unset_indices(1);
+  launch_on(nullptr, count, ConvertFeatures{a.data, a.kind, a.bits, 0, nullptr, first.data()}, "checking values");
   const unsigned long long found = to_host(first)[0];
-  if (found == ULLONG_MAX) {
+  if (found == kNoIndex) {
     return -1;
   }
   *value = value_at(a, found);
@@ -307,72 +341,42 @@ PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, c
     throw make_error(x.name, "a split needs training rows and at least one feature",
                      "Give at least one training row and one feature");
   }
-  std::string reason;
-  if (!device_available(&reason)) {
-    throw make_error(x.name + " on the GPU", reason, "Copy the arrays to the host and use --backend cpu");
-  }
-  require_current_device(x);
-  require_current_device(y);
-  FMALA_CUDA_CHECK(cudaDeviceSynchronize());
-  const size_t rows = y.shape.at(0);
+  start_reading({&x, &y});
   PreparedRegressionSplit out;
-
-  // Every value must be finite: x first, then y.
-  std::vector<unsigned long long> start = {ULLONG_MAX, ULLONG_MAX};
-  DeviceArray<unsigned long long> first(2, nullptr);
-  FMALA_CUDA_CHECK(cudaMemcpy(first.data(), start.data(), first.bytes(), cudaMemcpyHostToDevice));
-  convert_features<<<blocks_for(rows * features), kThreads>>>(x.data, x.kind, x.bits, rows * features, 0, nullptr,
-                                                               first.data());
-  check_launch("convert_features");
-  convert_features<<<blocks_for(rows), kThreads>>>(y.data, y.kind, y.bits, rows, 0, nullptr, first.data() + 1);
-  check_launch("convert_features");
-  const std::vector<unsigned long long> found = to_host(first);
-  if (found[0] != ULLONG_MAX || found[1] != ULLONG_MAX) {
-    out.in_target = found[0] == ULLONG_MAX;
-    out.first_nonfinite = static_cast<int64_t>(out.in_target ? found[1] : found[0]);
-    out.bad_value = value_at(out.in_target ? y : x, static_cast<size_t>(out.first_nonfinite));
-    return out;
-  }
-
   const Columns columns{x.data, x.kind, x.bits, y.data, y.kind, y.bits, features};
   const size_t width = features + 1;
-  DeviceArray<size_t> train_index(train_rows.size(), nullptr);
-  DeviceArray<size_t> test_index(test_rows.size(), nullptr);
-  FMALA_CUDA_CHECK(cudaMemcpy(train_index.data(), train_rows.data(), train_index.bytes(), cudaMemcpyHostToDevice));
-  if (!test_rows.empty()) {
-    FMALA_CUDA_CHECK(cudaMemcpy(test_index.data(), test_rows.data(), test_index.bytes(), cudaMemcpyHostToDevice));
-  }
+  const DeviceArray<size_t> train_index = to_device(train_rows);
+  const DeviceArray<size_t> test_index = to_device(test_rows);
   DeviceArray<double> mean(width, nullptr);
   DeviceArray<double> sd(width, nullptr);
   DeviceArray<double> low(width, nullptr);
   DeviceArray<double> high(width, nullptr);
-  column_moments<<<blocks_for(width), kThreads>>>(columns, train_index.data(), train_rows.size(), mean.data(),
-                                                  sd.data(), low.data(), high.data());
-  check_launch("column_moments");
+  launch_on(nullptr, width,
+            ColumnMoments{columns, train_index.data(), train_rows.size(), mean.data(), sd.data(), low.data(),
+                          high.data()},
+            "column statistics");
   out.mean = to_host(mean);
   out.sd = to_host(sd);
   out.low = to_host(low);
   out.high = to_host(high);
+
   // The host checks the statistics; standardising with bad ones does no
   // harm before it throws.
   DeviceArray<double> train_x(train_rows.size() * features, nullptr);
   DeviceArray<double> train_y(train_rows.size(), nullptr);
   DeviceArray<double> test_x(test_rows.size() * features, nullptr);
   DeviceArray<double> test_y(test_rows.size(), nullptr);
-  DeviceArray<unsigned long long> overflow(1, nullptr);
-  FMALA_CUDA_CHECK(cudaMemcpy(overflow.data(), start.data(), overflow.bytes(), cudaMemcpyHostToDevice));
-  standardise_rows<<<blocks_for(train_rows.size() * width), kThreads>>>(
-      columns, train_index.data(), train_rows.size(), mean.data(), sd.data(), train_x.data(), train_y.data(), 0,
-      overflow.data());
-  check_launch("standardise_rows");
-  if (!test_rows.empty()) {
-    standardise_rows<<<blocks_for(test_rows.size() * width), kThreads>>>(
-        columns, test_index.data(), test_rows.size(), mean.data(), sd.data(), test_x.data(), test_y.data(),
-        train_rows.size(), overflow.data());
-    check_launch("standardise_rows");
-  }
+  DeviceArray<unsigned long long> overflow = unset_indices(1);
+  launch_on(nullptr, train_rows.size() * width,
+            StandardiseRows{columns, train_index.data(), mean.data(), sd.data(), train_x.data(), train_y.data(), 0,
+                            overflow.data()},
+            "standardising the training rows");
+  launch_on(nullptr, test_rows.size() * width,
+            StandardiseRows{columns, test_index.data(), mean.data(), sd.data(), test_x.data(), test_y.data(),
+                            train_rows.size(), overflow.data()},
+            "standardising the test rows");
   const unsigned long long first_overflow = to_host(overflow)[0];
-  if (first_overflow != ULLONG_MAX) {
+  if (first_overflow != kNoIndex) {
     out.first_overflow = static_cast<int64_t>(first_overflow);
     const size_t position = first_overflow / width;
     const size_t j = first_overflow % width;
@@ -388,56 +392,41 @@ PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, c
 }
 
 PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const io::DeviceArrayView& y,
-                                             size_t features, size_t kept, bool standardise, double max_label,
+                                             size_t features, size_t kept_rows, bool standardise, double max_label,
                                              int max_counted_classes) {
-  std::string reason;
-  if (!device_available(&reason)) {
-    throw make_error(x.name + " on the GPU", reason, "Copy the arrays to the host and use --backend cpu");
-  }
-  require_current_device(x);
-  require_current_device(y);
-  // The arrays may come from work still queued on another stream of the
-  // caller's (a framework's own stream): wait for all of it.
-  FMALA_CUDA_CHECK(cudaDeviceSynchronize());
+  start_reading({&x, &y});
   const size_t rows = y.shape.at(0);
-  const size_t count = rows * features;
-  const size_t kept_values = kept * features;
+  const size_t kept_values = kept_rows * features;
   PreparedTrainingSplit out;
 
   const bool in_place = x.kind == 'f' && x.bits == 64 && !standardise;
   DeviceArray<double> converted(in_place ? 0 : kept_values, nullptr);
-  std::vector<unsigned long long> start = {ULLONG_MAX, ULLONG_MAX};
-  DeviceArray<unsigned long long> first(2, nullptr);
-  FMALA_CUDA_CHECK(cudaMemcpy(first.data(), start.data(), first.bytes(), cudaMemcpyHostToDevice));
-  const int none = -1;
-  DeviceArray<int> largest(1, nullptr);
-  FMALA_CUDA_CHECK(cudaMemcpy(largest.data(), &none, sizeof none, cudaMemcpyHostToDevice));
-  DeviceArray<int> labels(kept, nullptr);
-
-  convert_features<<<blocks_for(count), kThreads>>>(x.data, x.kind, x.bits, count, kept_values,
-                                                     in_place ? nullptr : converted.data(), first.data());
-  check_launch("convert_features");
-  convert_labels<<<blocks_for(rows), kThreads>>>(y.data, y.kind, y.bits, rows, kept, max_label, labels.data(),
-                                                 first.data() + 1, largest.data());
-  check_launch("convert_labels");
+  DeviceArray<unsigned long long> first = unset_indices(2);
+  DeviceArray<int> largest = to_device(std::vector<int>{-1});
+  DeviceArray<int> labels(kept_rows, nullptr);
+  launch_on(nullptr, rows * features,
+            ConvertFeatures{x.data, x.kind, x.bits, kept_values, in_place ? nullptr : converted.data(), first.data()},
+            "converting the features");
+  launch_on(nullptr, rows,
+            ConvertLabels{y.data, y.kind, y.bits, kept_rows, max_label, labels.data(), first.data() + 1, largest.data()},
+            "converting the labels");
   const std::vector<unsigned long long> found = to_host(first);
   out.largest_label = to_host(largest)[0];
-  if (found[0] != ULLONG_MAX) {
+  if (found[0] != kNoIndex) {
     out.first_nonfinite = static_cast<int64_t>(found[0]);
-    out.bad_feature = value_at(x, found[0]);
+    out.nonfinite_value = value_at(x, found[0]);
   }
-  if (found[1] != ULLONG_MAX) {
-    out.first_bad_label = static_cast<int64_t>(found[1]);
-    out.bad_label = value_at(y, found[1]);
+  if (found[1] != kNoIndex) {
+    out.first_invalid_label = static_cast<int64_t>(found[1]);
+    out.invalid_label = value_at(y, found[1]);
   }
-  if (out.first_nonfinite >= 0 || out.first_bad_label >= 0) {
+  if (out.first_nonfinite >= 0 || out.first_invalid_label >= 0) {
     return out;
   }
 
   if (out.largest_label >= 0 && out.largest_label < max_counted_classes) {
     DeviceArray<unsigned long long> counts(static_cast<size_t>(out.largest_label) + 1, nullptr);
-    count_classes<<<blocks_for(kept), kThreads>>>(labels.data(), kept, counts.data());
-    check_launch("count_classes");
+    launch_on(nullptr, kept_rows, CountClasses{labels.data(), counts.data()}, "counting the classes");
     for (const unsigned long long c : to_host(counts)) {
       out.class_counts.push_back(static_cast<size_t>(c));
     }
@@ -446,11 +435,10 @@ PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const
   if (standardise) {
     DeviceArray<double> mean(features, nullptr);
     DeviceArray<double> sd(features, nullptr);
-    feature_moments<<<blocks_for(features), kThreads>>>(converted.data(), kept, features, mean.data(), sd.data());
-    check_launch("feature_moments");
-    scale_features<<<blocks_for(kept_values), kThreads>>>(converted.data(), kept_values, features, mean.data(),
-                                                          sd.data());
-    check_launch("scale_features");
+    launch_on(nullptr, features, FeatureMoments{converted.data(), kept_rows, features, mean.data(), sd.data()},
+              "feature statistics");
+    launch_on(nullptr, kept_values, ScaleFeatures{converted.data(), features, mean.data(), sd.data()},
+              "standardising the features");
     out.mean = to_host(mean);
     out.sd = to_host(sd);
   }

@@ -43,6 +43,23 @@ inline void check_cublas(cublasStatus_t status, const char* call) {
   }
 }
 
+// Calls f(i) for i in [0, n) on the device, queued on `stream` (null: the
+// legacy default stream). `phase` names the pass in errors.
+template <class F>
+void launch_on(cudaStream_t stream, size_t n, const F& f, const char* phase) {
+  if (n == 0) {
+    return;
+  }
+  try {
+    thrust::for_each(thrust::cuda::par_nosync.on(stream), thrust::counting_iterator<size_t>(0),
+                     thrust::counting_iterator<size_t>(n), f);
+  } catch (const thrust::system_error& e) {
+    throw make_error("CUDA back end", std::string(phase) + " failed to launch: " + e.what(),
+                     "Check the device with nvidia-smi, or use --backend cpu");
+  }
+  FMALA_CUDA_CHECK(cudaGetLastError());
+}
+
 class DeviceNetworkOps {
  public:
   template <class T>
@@ -94,17 +111,7 @@ class DeviceNetworkOps {
 
   template <class F>
   void launch(size_t n, const F& f, const char* phase) {
-    if (n == 0) {
-      return;
-    }
-    try {
-      thrust::for_each(thrust::cuda::par_nosync.on(stream_), thrust::counting_iterator<size_t>(0),
-                       thrust::counting_iterator<size_t>(n), f);
-    } catch (const thrust::system_error& e) {
-      throw make_error("CUDA back end", std::string(phase) + " failed to launch: " + e.what(),
-                       "Check the device with nvidia-smi, or use --backend cpu");
-    }
-    FMALA_CUDA_CHECK(cudaGetLastError());
+    launch_on(stream_, n, f, phase);
   }
 
   // out[s] = Σ f(j) over j in [s·stride, s·stride + length): one CUB segmented

@@ -4,6 +4,7 @@
 // so results do not depend on the thread count.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "fmala/ad/jet.hpp"
@@ -11,6 +12,18 @@
 #include "fmala/core/error.hpp"
 
 namespace fmala::detail {
+
+// Throws fmala::Error when the data set's training rows are on a GPU
+// (device_train is set), where only the CUDA back end evaluates them.
+template <class DeviceSplit>
+void require_host_data(const std::shared_ptr<const DeviceSplit>& device_train) {
+  if (device_train) {
+    throw make_error("--backend cpu",
+                     "the training arrays are on GPU " + std::to_string(device_train->device) +
+                         ", where only --backend cuda evaluates them",
+                     "Pass backend='cuda', or copy the arrays to the host");
+  }
+}
 
 // Fills f, d and h (C) from chain_jet(theta_k, u_k, order, scratch) for each
 // chain k of theta and direction (C, D). Throws fmala::Error naming `where`

@@ -178,15 +178,6 @@ struct ImageShape {
   bool operator==(const ImageShape&) const = default;
 };
 
-// Formats a shape as Python prints a tuple: (3,), (2, 3).
-std::string shape_repr(const std::vector<size_t>& shape) {
-  std::string text = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    text += (i > 0 ? ", " : "") + std::to_string(shape[i]);
-  }
-  return text + (shape.size() == 1 ? ",)" : ")");
-}
-
 // Converts a stored label to int. `position` locates it in `path` for errors,
 // e.g. "index 3".
 int to_label(double value, const std::string& path, const std::string& position) {
@@ -697,20 +688,20 @@ ClassificationData classification_data_from_device_arrays(const DeviceArrayView&
   // as on the host.
   cuda::PreparedTrainingSplit prepared;
   if (rows > 0) {
-    const size_t kept = subset > 0 ? std::min(subset, rows) : rows;
-    prepared = cuda::prepare_training_split(x, y, p, kept, standard, kMaxLabel, kMaxCountedClasses);
+    const size_t used_rows = subset > 0 ? std::min(subset, rows) : rows;
+    prepared = cuda::prepare_training_split(x, y, p, used_rows, standard, kMaxLabel, kMaxCountedClasses);
   }
   if (prepared.first_nonfinite >= 0) {
     const auto i = static_cast<size_t>(prepared.first_nonfinite);
     throw make_error(x.name,
                      fmt::format("the feature value at index {} (row {}, feature {}) is {}", i, i / p, i % p,
-                                 std::isnan(prepared.bad_feature) ? "NaN" : "infinite"),
+                                 std::isnan(prepared.nonfinite_value) ? "NaN" : "infinite"),
                      "Remove or impute missing and infinite values first");
   }
-  if (prepared.first_bad_label >= 0) {
+  if (prepared.first_invalid_label >= 0) {
     // Throws the message a label on the host gets.
-    (void)to_label(prepared.bad_label, y.name, "index " + std::to_string(prepared.first_bad_label));
-    throw make_error(y.name, fmt::format("the label at index {} is not a class label", prepared.first_bad_label),
+    (void)to_label(prepared.invalid_label, y.name, "index " + std::to_string(prepared.first_invalid_label));
+    throw make_error(y.name, fmt::format("the label at index {} is not a class label", prepared.first_invalid_label),
                      "Store the class labels as whole numbers 0, 1, ..., K-1");
   }
   Split train_split;

@@ -50,15 +50,6 @@ ClassificationScores score_classification(const std::vector<double>& p, const st
   return scores;
 }
 
-void require_host_training_data(const io::ClassificationData& d, const char* where) {
-  if (d.device_train) {
-    throw make_error(where,
-                     fmt::format("the training arrays are on GPU {}, where only --backend cuda evaluates them",
-                                 d.device_train->device),
-                     "Pass backend='cuda', or copy the arrays to the host");
-  }
-}
-
 void check_classification_data(const io::ClassificationData& d, const char* where,
                                const char* unit) {
   // A training split on a GPU was checked there (device_train).

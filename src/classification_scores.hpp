@@ -28,10 +28,6 @@ struct ClassificationScores {
 ClassificationScores score_classification(const std::vector<double>& p, const std::vector<int>& y,
                                           int k, int bins);
 
-// Throws fmala::Error naming `where` when the training split is on a GPU,
-// which only the CUDA back end evaluates.
-void require_host_training_data(const io::ClassificationData& d, const char* where);
-
 // Checks that x has `unit`s (rows or images) times n_features values in both
 // splits and that every label is in 0..n_classes-1. Throws fmala::Error naming
 // `where`.

@@ -410,18 +410,9 @@ Jet<Real> MlpRegression::chain_jet(const Real* theta, const Real* direction, int
   return f;
 }
 
-void MlpRegression::require_host_rows() const {
-  if (data_->device_train) {
-    throw make_error("--backend cpu",
-                     "the training arrays are on GPU " + std::to_string(data_->device_train->device) +
-                         ", where only --backend cuda evaluates them",
-                     "Pass backend='cuda', or copy the arrays to the host");
-  }
-}
-
 void MlpRegression::jet(int chains, const Real* theta, const Real* direction, int order,
                         Real* f, Real* d, Real* h) const {
-  require_host_rows();
+  detail::require_host_data(data_->device_train);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
   detail::jet_over_chains(
@@ -504,7 +495,7 @@ Real MlpRegression::chain_gradient(const Real* theta, Real* g, Scratch& scratch)
 }
 
 void MlpRegression::gradient(int chains, const Real* theta, Real* f, Real* g) const {
-  require_host_rows();
+  detail::require_host_data(data_->device_train);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
   detail::gradient_over_chains(

@@ -955,7 +955,7 @@ Jet<Real> NetworkClassifier::chain_jet(const Real* theta, const Real* direction,
 
 void NetworkClassifier::jet(int chains, const Real* theta, const Real* direction, int order,
                             Real* f, Real* d, Real* h) const {
-  detail::require_host_training_data(*data_, "--backend cpu");
+  detail::require_host_data(data_->device_train);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
   detail::jet_over_chains(
@@ -1127,7 +1127,7 @@ Real NetworkClassifier::chain_gradient(const Real* theta, Real* g, Scratch& scra
 }
 
 void NetworkClassifier::gradient(int chains, const Real* theta, Real* f, Real* g) const {
-  detail::require_host_training_data(*data_, "--backend cpu");
+  detail::require_host_data(data_->device_train);
   const int rows =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.tile), data_->n_train()));
   detail::gradient_over_chains(

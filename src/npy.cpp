@@ -26,6 +26,21 @@
 #include "fmala/io/atomic_file.hpp"
 
 namespace fmala::io {
+
+std::string shape_repr(const std::vector<size_t>& shape) {
+  std::string text = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) {
+      text += ", ";
+    }
+    text += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) {
+    text += ",";
+  }
+  return text + ")";
+}
+
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
@@ -46,20 +61,6 @@ std::optional<size_t> element_count(const std::vector<size_t>& shape) {
   return count;
 }
 
-// Formats a shape as Python prints a tuple: (), (3,), (2, 3).
-std::string shape_repr(const std::vector<size_t>& shape) {
-  std::string text = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) {
-      text += ", ";
-    }
-    text += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) {
-    text += ",";
-  }
-  return text + ")";
-}
 
 // Builds magic, version 1.0, header length and the space-padded header.
 std::string npy_preamble(const std::string& path, const char* descr,
@@ -316,6 +317,7 @@ void convert(const unsigned char* bytes, size_t count, std::vector<double>& valu
 }
 
 }  // namespace
+
 
 void write_npy(const std::string& path, const double* data, const std::vector<size_t>& shape) {
   write_npy_impl(path, data, shape, "<f8");

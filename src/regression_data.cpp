@@ -16,6 +16,7 @@
 
 #include "fmala/backend/cuda.hpp"
 #include "fmala/core/error.hpp"
+#include "fmala/io/npy.hpp"
 #include "fmala/io/read_file.hpp"
 #include "fmala/io/table.hpp"
 
@@ -598,15 +599,8 @@ RegressionData regression_data_from_device_arrays(const DeviceArrayView& x, cons
                      "Use a fraction such as 0.9 for a 90/10 split");
   }
   if (x.shape.empty() || x.shape.size() > 2 || y.shape.size() != 1 || x.shape[0] != y.shape[0]) {
-    const auto repr = [](const std::vector<size_t>& shape) {
-      std::string text = "(";
-      for (size_t i = 0; i < shape.size(); ++i) {
-        text += (i > 0 ? ", " : "") + std::to_string(shape[i]);
-      }
-      return text + (shape.size() == 1 ? ",)" : ")");
-    };
     throw make_error(source,
-                     "x has shape " + repr(x.shape) + " and y " + repr(y.shape) +
+                     "x has shape " + shape_repr(x.shape) + " and y " + shape_repr(y.shape) +
                          ", but regression needs x of shape (N, P) or (N,) and y of shape (N,)",
                      "Give one row of features per target");
   }
@@ -614,18 +608,19 @@ RegressionData regression_data_from_device_arrays(const DeviceArrayView& x, cons
   data.source = source;
   const size_t p = x.shape.size() == 2 ? x.shape[1] : 1;
   const size_t rows = y.shape[0];
-  // The checks in the order of the host's route: the values (in Python
-  // there), the columns, the rows.
-  double bad = 0;
-  const int64_t bad_x = cuda::first_nonfinite(x, rows * p, &bad);
-  if (bad_x >= 0) {
-    const auto i = static_cast<size_t>(bad_x);
-    throw Error(x.name + "[" + std::to_string(i / p) + ", " + std::to_string(i % p) + "] is " + format_double(bad) +
-                "; the features must be finite");
+  // The checks come in the order of the host's route: the values (which
+  // Python checks there), the columns, the rows.
+  double value = 0;
+  const int64_t nonfinite_x = cuda::first_nonfinite(x, rows * p, &value);
+  if (nonfinite_x >= 0) {
+    const auto i = static_cast<size_t>(nonfinite_x);
+    throw Error(x.name + "[" + std::to_string(i / p) + ", " + std::to_string(i % p) + "] is " +
+                format_double(value) + "; the features must be finite");
   }
-  const int64_t bad_y = cuda::first_nonfinite(y, rows, &bad);
-  if (bad_y >= 0) {
-    throw Error(y.name + "[" + std::to_string(bad_y) + "] is " + format_double(bad) + "; the targets must be finite");
+  const int64_t nonfinite_y = cuda::first_nonfinite(y, rows, &value);
+  if (nonfinite_y >= 0) {
+    throw Error(y.name + "[" + std::to_string(nonfinite_y) + "] is " + format_double(value) +
+                "; the targets must be finite");
   }
   if (p == 0) {
     throw make_error(source, "the table has 1 column, but regression data needs at least one feature and the target",
@@ -638,17 +633,6 @@ RegressionData regression_data_from_device_arrays(const DeviceArrayView& x, cons
   data.n_features = p;
 
   cuda::PreparedRegressionSplit prepared = cuda::prepare_regression_split(x, y, p, data.train_rows, data.test_rows);
-  if (prepared.first_nonfinite >= 0) {
-    const auto i = static_cast<size_t>(prepared.first_nonfinite);
-    if (prepared.in_target) {
-      throw make_error(y.name, "the target at row " + std::to_string(i) + " is " + format_double(prepared.bad_value),
-                       "The targets must be finite: remove or impute missing and infinite values first");
-    }
-    throw make_error(x.name,
-                     "the value at row " + std::to_string(i / p) + ", feature " + std::to_string(i % p) + " is " +
-                         format_double(prepared.bad_value),
-                     "The features must be finite: remove or impute missing and infinite values first");
-  }
   for (size_t j = 0; j <= p; ++j) {
     check_column(source, j, data.train_rows.size(), prepared.low[j], prepared.high[j], prepared.mean[j],
                  prepared.sd[j]);

@@ -712,7 +712,7 @@ TEST(CudaDeviceData, ClassificationArrays) {
   for (const bool single : {false, true}) {
     for (const auto normalise : {fmala::io::Normalisation::standard, fmala::io::Normalisation::none}) {
       for (const size_t subset : {size_t{0}, size_t{30}}) {
-        const std::string what = std::string(single ? "float32" : "float64") +
+        const std::string context = std::string(single ? "float32" : "float64") +
                                   (normalise == fmala::io::Normalisation::standard ? ", standard" : ", none") +
                                   ", subset " + std::to_string(subset);
         fmala::io::ArraySplit train{npy({rows, 4, 3, 2}, single ? x32_values : x), npy({rows}, label_values),
@@ -724,18 +724,18 @@ TEST(CudaDeviceData, ClassificationArrays) {
         fmala::io::DeviceArrayView yv{y_device.data, {rows}, 'i', 64, 0, "y_train"};
         const fmala::io::ClassificationData device =
             fmala::io::classification_data_from_device_arrays(xv, yv, &test, subset, normalise, "arrays");
-        ASSERT_NE(device.device_train, nullptr) << what;
-        EXPECT_TRUE(device.train_x.empty()) << what;
-        EXPECT_EQ(device.n_train(), host.n_train()) << what;
-        EXPECT_EQ(device.n_features, host.n_features) << what;
-        EXPECT_EQ(device.height, host.height) << what;
-        EXPECT_EQ(device.channels, host.channels) << what;
-        EXPECT_EQ(device.n_classes, host.n_classes) << what;
-        EXPECT_EQ(device.test_x, host.test_x) << what;
-        EXPECT_EQ(device.test_y, host.test_y) << what;
-        EXPECT_EQ(device_to_host(device.device_train->x.get(), host.train_x.size()), host.train_x) << what;
-        EXPECT_EQ(device_to_host(device.device_train->labels.get(), host.train_y.size()), host.train_y) << what;
-        EXPECT_EQ(device.device_train->class_counts.size(), 4u) << what;
+        ASSERT_NE(device.device_train, nullptr) << context;
+        EXPECT_TRUE(device.train_x.empty()) << context;
+        EXPECT_EQ(device.n_train(), host.n_train()) << context;
+        EXPECT_EQ(device.n_features, host.n_features) << context;
+        EXPECT_EQ(device.height, host.height) << context;
+        EXPECT_EQ(device.channels, host.channels) << context;
+        EXPECT_EQ(device.n_classes, host.n_classes) << context;
+        EXPECT_EQ(device.test_x, host.test_x) << context;
+        EXPECT_EQ(device.test_y, host.test_y) << context;
+        EXPECT_EQ(device_to_host(device.device_train->x.get(), host.train_x.size()), host.train_x) << context;
+        EXPECT_EQ(device_to_host(device.device_train->labels.get(), host.train_y.size()), host.train_y) << context;
+        EXPECT_EQ(device.device_train->class_counts.size(), 4u) << context;
       }
     }
   }
@@ -777,7 +777,7 @@ TEST(CudaDeviceData, ClassificationArrays) {
   EXPECT_NE(host_error(x, bad_labels), "no error");
 }
 
-// A logistic regression whose training arrays sit on the GPU samples what
+// A logistic regression whose training arrays sit on the GPU samples context
 // the same arrays give from the host, bit for bit: the evaluator reads
 // them in place.
 TEST(CudaDeviceData, LogisticRegressionRun) {

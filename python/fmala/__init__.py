@@ -249,9 +249,10 @@ _MLP_NO_TEST = ("model='mlp' splits the training arrays into training and test r
 
 def _check_mlp_shapes(x_shape: Tuple[int, ...], y_shape: Tuple[int, ...]) -> None:
     if len(x_shape) not in (1, 2) or len(y_shape) != 1 or x_shape[0] != y_shape[0]:
-        shown = x_shape if len(x_shape) != 1 else (x_shape[0], 1)
+        # A 1-D x is one feature per row: its message shows it as (N, 1).
+        x_as_table = x_shape if len(x_shape) != 1 else (x_shape[0], 1)
         raise Error(f"train=(x, y) for model='mlp' needs x of shape (N, P) and y of shape (N,); got "
-                    f"{shown} and {y_shape}")
+                    f"{x_as_table} and {y_shape}")
 
 
 def _readable_on_gpu(train: Any) -> bool:

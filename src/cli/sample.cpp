@@ -383,10 +383,6 @@ std::shared_ptr<io::ClassificationData> load_images(const SampleOptions& o) {
   std::shared_ptr<io::ClassificationData> data;
   if (o.arrays && o.arrays->device_train) {
     const DataArrays::DeviceSplit& train = *o.arrays->device_train;
-    if (o.backend != "cuda") {
-      throw make_error(train.x.name + " on the GPU", "the run uses --backend cpu",
-                       "Pass backend='cuda', or copy the arrays to the host");
-    }
     data = std::make_shared<io::ClassificationData>(io::classification_data_from_device_arrays(
         train.x, train.y, o.arrays->test ? &*o.arrays->test : nullptr, static_cast<size_t>(o.subset), normalise,
         "arrays"));
@@ -498,6 +494,10 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
                                    double* data_bytes) {
   if (!o.target.empty() && !o.model.empty()) {
     throw make_error("--target/--model", "give one of them, not both");
+  }
+  if (o.arrays && o.arrays->device_train && o.backend != "cuda") {
+    throw make_error(o.arrays->device_train->x.name + " on the GPU", "the run uses --backend cpu",
+                     "Pass backend='cuda', or copy the arrays to the host");
   }
   if (!o.target.empty()) {
     for (const char* flag : {"--data", "--subset", "--test-subset", "--normalise", "--ece-bins",
@@ -611,10 +611,6 @@ std::unique_ptr<Model> build_model(const SampleOptions& o, std::string* data_not
       if (o.split_index) {
         throw make_error("--split-index", "applies to data directories with split files, not to arrays",
                          "Drop --split-index, or give the data as a directory");
-      }
-      if (o.backend != "cuda") {
-        throw make_error(train.x.name + " on the GPU", "the run uses --backend cpu",
-                         "Pass backend='cuda', or copy the arrays to the host");
       }
       data = std::make_shared<io::RegressionData>(io::regression_data_from_device_arrays(
           train.x, train.y, std::stoull(o.split_seed), "the arrays x, y"));

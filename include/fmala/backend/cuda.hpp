@@ -94,22 +94,21 @@ void copy_to_host(const Real* device, size_t size, Real* host);
 struct PreparedTrainingSplit {
   std::shared_ptr<const double> x;    // (rows kept, features) as float64, scaled when asked
   std::shared_ptr<const int> labels;  // (rows kept)
-  // Checks over all rows, also those the subset drops: the first value of x
-  // that is not finite and the first label that is not a whole number in
-  // [0, max_label], as flat indices, or -1; the label's value.
+  // The checks cover all rows, also those the subset drops. first_nonfinite
+  // is the flat index of the first value of x that is not finite, and
+  // first_invalid_label the index of the first label that is not a whole
+  // number in [0, max_label]. Each is -1 when there is none.
   int64_t first_nonfinite = -1;
-  int64_t first_bad_label = -1;
-  double bad_label = 0;
-  double bad_feature = 0;  // the value at first_nonfinite
+  double nonfinite_value = 0;  // the value at first_nonfinite
+  int64_t first_invalid_label = -1;
+  double invalid_label = 0;  // the label at first_invalid_label
   int largest_label = -1;  // over all rows
   std::vector<size_t> class_counts;  // rows kept per label 0..largest_label; empty above max_counted_classes
-  // With scaling: per feature, the mean and sd used, and whether the feature
-  // is constant on the rows kept.
-  std::vector<double> mean, sd;
+  std::vector<double> mean, sd;      // with scaling: per feature, the mean and sd used
 };
 
-// The flat index of the first value of `a` (`count` values) that is not
-// finite, or -1; its value in *value.
+// Returns the flat index of the first of the `count` values of `a` that is
+// not finite, or -1, and sets *value to that value.
 int64_t first_nonfinite(const io::DeviceArrayView& a, size_t count, double* value);
 
 // The device's part of io::regression_data_from_device_arrays.
@@ -117,11 +116,6 @@ struct PreparedRegressionSplit {
   std::shared_ptr<const double> x;  // (training rows, features), standardised
   std::shared_ptr<const double> y;  // (training rows), standardised
   std::vector<double> test_x, test_y;  // the test rows, standardised, on the host
-  // The first value of x, then of y, that is not finite (flat index into x
-  // or y, or -1), with in_target set when it is in y, and its value.
-  int64_t first_nonfinite = -1;
-  bool in_target = false;
-  double bad_value = 0;
   // Per column, features first and the target last, over the training rows:
   // sum / rows, the sd, the smallest and the largest value. A constant
   // column has mean = its value and sd 1.
@@ -134,9 +128,10 @@ struct PreparedRegressionSplit {
   double overflow_value = 0;
 };
 
-// Reads x (rows, features) and y (rows) on their device, checks them, takes
-// the column statistics over train_rows in their order as the host's
-// column_statistics does, and standardises the training and test rows.
+// Reads x (rows, features) and y (rows) on their device, whose values must be
+// finite (first_nonfinite checks them). Takes the column statistics over
+// train_rows in their order as the host's column_statistics does, and
+// standardises the training and test rows.
 PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, const io::DeviceArrayView& y,
                                                  size_t features, const std::vector<size_t>& train_rows,
                                                  const std::vector<size_t>& test_rows);
@@ -145,9 +140,9 @@ PreparedRegressionSplit prepare_regression_split(const io::DeviceArrayView& x, c
 // float64 (reading it in place when it is float64 and not scaled) and checks
 // it. It converts the labels, of which max_label is the largest allowed, and
 // counts the kept rows' classes. With `standardise` it scales the first
-// `kept` rows per feature as the host's standardisation does, bit for bit.
+// `kept_rows` rows per feature as the host's standardisation does, bit for bit.
 PreparedTrainingSplit prepare_training_split(const io::DeviceArrayView& x, const io::DeviceArrayView& y,
-                                             size_t features, size_t kept, bool standardise, double max_label,
+                                             size_t features, size_t kept_rows, bool standardise, double max_label,
                                              int max_counted_classes);
 
 // Evaluates the model on the current CUDA device as the back end's samplers

@@ -31,4 +31,7 @@ struct NpyArray {
 // not match the shape (truncated or overlong file).
 NpyArray read_npy(const std::string& path);
 
+// Formats a shape as Python prints a tuple: (), (3,), (2, 3).
+std::string shape_repr(const std::vector<size_t>& shape);
+
 }  // namespace fmala::io

@@ -136,9 +136,6 @@ class MlpRegression : public Model {
   const std::vector<Layer>& layers() const { return layers_; }
 
  private:
-  // Throws fmala::Error when the training rows are on a GPU, which only the
-  // CUDA back end evaluates.
-  void require_host_rows() const;
   struct Scratch;
   Jet<Real> chain_jet(const Real* theta, const Real* direction, int order, Scratch& scratch) const;
   Real chain_gradient(const Real* theta, Real* g, Scratch& scratch) const;
