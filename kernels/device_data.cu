@@ -2,6 +2,10 @@
 // there: the device's part of io::classification_data_from_device_arrays and
 // io::regression_data_from_device_arrays. The host formats every message
 // from what these passes report.
+//
+// NOTE: these passes compile in CI but have not yet run on a GPU. The
+// CudaDeviceData tests of tests/test_gpu_backend.cpp compare them with the
+// host path, bit for bit, on a device.
 
 #include <cuda_runtime_api.h>
 
